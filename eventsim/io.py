@@ -1,0 +1,224 @@
+"""HDF5 files: networks, connectomes, spike data and simulation results.
+
+Every file carries root attributes ``format`` (``eventsim.network``, ``eventsim.spikes``,
+``eventsim.result``, ``eventsim.connectome``, ``eventsim.checkpoint``) and ``version`` (int).
+Writes go to a temporary file in the destination folder and are renamed into place
+(``os.replace``), so a crash never leaves a half-written file where a good one was.
+
+Network layout (version 1)::
+
+    /populations/<name>   attrs: index (order), size, kind ('input'|'lif'),
+                                 tau_mem, tau_syn, v_th, v_reset, v_leak, t_ref (lif only)
+    /projections/<src->dst>  attrs: src, dst, n_pre, n_post
+                             datasets: indptr (int64, n_pre+1), indices (int32), weights (float64),
+                                       delays (float64, ms; optional)
+
+Spike layout (SONATA-like, version 1)::
+
+    /spikes/<population>   attrs: n_neurons, n_samples, sorting='by_time'
+        timestamps (float64, attrs units='ms'), node_ids (int32), sample_offsets (int64, n_samples+1)
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterator, Mapping, Union
+
+import numpy as np
+
+from .network import Network, Projection
+from .params import LIFParams
+from .spikes import SpikeBatch
+
+FORMAT_VERSION = 1
+PathLike = Union[str, os.PathLike]
+
+
+@contextlib.contextmanager
+def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
+    """Open a temporary HDF5 file next to ``path``, yield it, and rename it into place on success."""
+    import h5py
+
+    from . import __version__
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        raise ValueError(f"path: folder {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = fmt
+            f.attrs["version"] = FORMAT_VERSION
+            f.attrs["eventsim_version"] = __version__
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def open_h5(path: PathLike, fmt: str) -> Iterator["object"]:
+    """Open ``path`` for reading and check its ``format``/``version``; ValueError if foreign or corrupt."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"path: file {str(path)!r} does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"path: {str(path)!r} is not a readable HDF5 file ({e})") from None
+    try:
+        got = f.attrs.get("format")
+        if isinstance(got, bytes):
+            got = got.decode()
+        if got is None:
+            raise ValueError(f"path: {str(path)!r} is not an eventsim file (no 'format' attribute)")
+        if got != fmt:
+            raise ValueError(f"path: {str(path)!r} has format {got!r}, expected {fmt!r}")
+        ver = int(f.attrs.get("version", -1))
+        if ver != FORMAT_VERSION:
+            raise ValueError(f"path: {str(path)!r} has version {ver}, this eventsim reads version {FORMAT_VERSION}")
+        yield f
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"path: {str(path)!r} is corrupt or incomplete ({e})") from None
+    finally:
+        f.close()
+
+
+def file_format(path: PathLike) -> str:
+    """The ``format`` attribute of an eventsim HDF5 file (ValueError if there is none)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            got = f.attrs.get("format")
+    except OSError as e:
+        raise ValueError(f"path: {str(path)!r} is not a readable HDF5 file ({e})") from None
+    if got is None:
+        raise ValueError(f"path: {str(path)!r} is not an eventsim file (no 'format' attribute)")
+    return got.decode() if isinstance(got, bytes) else str(got)
+
+
+# ------------------------------------------------------------------------------------ networks
+def write_network_group(g, net: Network) -> None:
+    """Write populations and projections of ``net`` into an open HDF5 group."""
+    pg = g.create_group("populations")
+    for i, (name, p) in enumerate(net.populations.items()):
+        h = pg.create_group(name)
+        h.attrs["index"] = i
+        h.attrs["size"] = p.size
+        h.attrs["kind"] = "input" if p.is_input else "lif"
+        if p.params is not None:
+            for k, v in p.params.to_dict().items():
+                h.attrs[k] = v
+    jg = g.create_group("projections")
+    for name, pr in net.projections.items():
+        h = jg.create_group(name)
+        h.attrs["src"], h.attrs["dst"] = pr.src, pr.dst
+        h.attrs["n_pre"], h.attrs["n_post"] = pr.n_pre, pr.n_post
+        h.create_dataset("indptr", data=pr.indptr)
+        h.create_dataset("indices", data=pr.indices)
+        h.create_dataset("weights", data=pr.weights)
+        if pr.delays is not None:
+            d = h.create_dataset("delays", data=pr.delays)
+            d.attrs["units"] = "ms"
+
+
+def read_network_group(g) -> Network:
+    """Inverse of ``write_network_group``; ValueError on missing or inconsistent content."""
+    net = Network()
+    pops = sorted(g["populations"].items(), key=lambda kv: int(kv[1].attrs["index"]))
+    for name, h in pops:
+        kind = h.attrs["kind"]
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind == "input":
+            net.add_input(name, int(h.attrs["size"]))
+        elif kind == "lif":
+            params = LIFParams(**{k: float(h.attrs[k]) for k in ("tau_mem", "tau_syn", "v_th", "v_reset",
+                                                                   "v_leak", "t_ref")})
+            net.add_population(name, int(h.attrs["size"]), params)
+        else:
+            raise ValueError(f"population {name!r} has unknown kind {kind!r}")
+    for name, h in g["projections"].items():
+        src, dst = str(h.attrs["src"]), str(h.attrs["dst"])
+        delays = h["delays"][()] if "delays" in h else None
+        pr = Projection(src, dst, int(h.attrs["n_pre"]), int(h.attrs["n_post"]), h["indptr"][()],
+                        h["indices"][()], h["weights"][()], delays)
+        net.add_projection(pr)
+    return net
+
+
+def save_network(net: Network, path: PathLike) -> None:
+    """Write ``net`` to ``path`` (format ``eventsim.network``), atomically."""
+    with atomic_h5(path, "eventsim.network") as f:
+        write_network_group(f, net)
+
+
+def load_network(path: PathLike) -> Network:
+    """Read a network written by ``save_network``."""
+    with open_h5(path, "eventsim.network") as f:
+        return read_network_group(f)
+
+
+# ------------------------------------------------------------------------------------ spikes
+def write_spikes_group(g, spikes: Mapping[str, SpikeBatch]) -> None:
+    sg = g.create_group("spikes")
+    for name, sb in spikes.items():
+        h = sg.create_group(name)
+        h.attrs["n_neurons"] = sb.n_neurons
+        h.attrs["n_samples"] = sb.n_samples
+        h.attrs["sorting"] = "by_time"
+        t = h.create_dataset("timestamps", data=sb.times)
+        t.attrs["units"] = "ms"
+        h.create_dataset("node_ids", data=sb.ids)
+        h.create_dataset("sample_offsets", data=sb.offsets)
+
+
+def read_spikes_group(g) -> Dict[str, SpikeBatch]:
+    out = {}
+    for name, h in g["spikes"].items():
+        out[name] = SpikeBatch(h["timestamps"][()], h["node_ids"][()], h["sample_offsets"][()],
+                               int(h.attrs["n_neurons"]))
+    return out
+
+
+def save_spikes(spikes: Union[SpikeBatch, Mapping[str, SpikeBatch]], path: PathLike, population: str = "in") -> None:
+    """Write spike data (one SpikeBatch, stored under ``population``, or a dict of them), atomically."""
+    if isinstance(spikes, SpikeBatch):
+        spikes = {population: spikes}
+    for k, v in spikes.items():
+        if not isinstance(v, SpikeBatch):
+            raise ValueError(f"spikes[{k!r}] must be a SpikeBatch, got {type(v).__name__}")
+    with atomic_h5(path, "eventsim.spikes") as f:
+        write_spikes_group(f, spikes)
+
+
+def load_spikes(path: PathLike) -> Dict[str, SpikeBatch]:
+    """Read spike data: a dict population -> SpikeBatch."""
+    with open_h5(path, "eventsim.spikes") as f:
+        return read_spikes_group(f)
+
+
+def load(path: PathLike):
+    """Load any eventsim file by its ``format``: Network, dict of SpikeBatch, Result or Connectome."""
+    fmt = file_format(path)
+    if fmt == "eventsim.network":
+        return load_network(path)
+    if fmt == "eventsim.spikes":
+        return load_spikes(path)
+    if fmt == "eventsim.result":
+        from .result import load_result
+
+        return load_result(path)
+    if fmt == "eventsim.connectome":
+        from .connectome import load_connectome
+
+        return load_connectome(path)
+    raise ValueError(f"path: {str(path)!r} has unknown eventsim format {fmt!r}")

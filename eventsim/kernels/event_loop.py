@@ -1,0 +1,471 @@
+"""The exact event-driven simulation loop (Numba).
+
+Per sample, three event sources are merged in time order:
+
+1. input spikes (given, sorted),
+2. spike deliveries: a binary heap of *spikes* (not synaptic events). Each entry is
+   (arrival time, source neuron, cursor into the source's fan-out row, spike time); a fan-out row is
+   sorted by delay, so one entry delivers all synapses that share a delay and is then re-inserted
+   for the next delay group,
+3. neuron threshold events: an indexed binary min-heap with one key per neuron. The key is either
+   a *lower bound* on the neuron's next crossing (cheap: one log, from bounding the input current by
+   its current positive part) or, once the simulation time has reached that bound, the *exact*
+   crossing time found by bracketed root finding (``kernels.lif.next_crossing``).
+
+An excitatory input can only bring a crossing forward, so it lowers the key to the new bound; an
+inhibitory input can only delay it, so the old key stays a valid lower bound and costs no heap work.
+No crossing can be missed: a neuron is examined exactly at or before the earliest time it could
+cross, and the exact search checks the voltage extremum before bracketing.
+
+Ties at one time are processed as: input spikes, deliveries, threshold events; recordings of V and
+I at a requested time see the state after all events at that time (right-continuous).
+Each neuron's state is one record ``st[j] = (V, I, t_last, t_ref_end)``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .lif import crossing_lower_bound, free_evolve, interval_max, next_crossing, psp_max
+
+INF = np.inf
+
+
+# ------------------------------------------------------------------- indexed min-heap (neurons)
+@njit(cache=True, inline="always")
+def _nh_swap(heap, pos, a, b):
+    ia = heap[a]
+    ib = heap[b]
+    heap[a] = ib
+    heap[b] = ia
+    pos[ib] = a
+    pos[ia] = b
+
+
+@njit(cache=True)
+def _nh_sift_up(heap, pos, key, i):
+    while i > 0:
+        p = (i - 1) >> 1
+        if key[heap[i]] < key[heap[p]]:
+            _nh_swap(heap, pos, i, p)
+            i = p
+        else:
+            break
+
+
+@njit(cache=True)
+def _nh_sift_down(heap, pos, key, i, size):
+    while True:
+        l = 2 * i + 1
+        if l >= size:
+            break
+        m = l
+        r = l + 1
+        if r < size and key[heap[r]] < key[heap[l]]:
+            m = r
+        if key[heap[m]] < key[heap[i]]:
+            _nh_swap(heap, pos, i, m)
+            i = m
+        else:
+            break
+
+
+@njit(cache=True)
+def _nh_set(heap, pos, key, size, j, k):
+    """Insert neuron j with key k or change its key; returns the new heap size. k = inf removes."""
+    p = pos[j]
+    if k == INF:
+        if p < 0:
+            return size
+        last = size - 1
+        if p != last:
+            _nh_swap(heap, pos, p, last)
+        pos[j] = -1
+        key[j] = INF
+        size = last
+        if p < size:
+            moved = heap[p]
+            _nh_sift_up(heap, pos, key, p)
+            _nh_sift_down(heap, pos, key, pos[moved], size)
+        return size
+    if p < 0:
+        heap[size] = j
+        pos[j] = size
+        key[j] = k
+        _nh_sift_up(heap, pos, key, size)
+        return size + 1
+    old = key[j]
+    key[j] = k
+    if k < old:
+        _nh_sift_up(heap, pos, key, p)
+    elif k > old:
+        _nh_sift_down(heap, pos, key, p, size)
+    return size
+
+
+# ------------------------------------------------------------------- delivery heap (spikes)
+@njit(cache=True)
+def _dh_push(dk, ds, dc, dt, size, key, src, cur, tsp):
+    i = size
+    dk[i] = key
+    ds[i] = src
+    dc[i] = cur
+    dt[i] = tsp
+    while i > 0:
+        p = (i - 1) >> 1
+        if dk[i] < dk[p]:
+            dk[i], dk[p] = dk[p], dk[i]
+            ds[i], ds[p] = ds[p], ds[i]
+            dc[i], dc[p] = dc[p], dc[i]
+            dt[i], dt[p] = dt[p], dt[i]
+            i = p
+        else:
+            break
+    return size + 1
+
+
+@njit(cache=True)
+def _dh_pop(dk, ds, dc, dt, size):
+    """Remove the root; returns the new size (the caller read the root before)."""
+    size -= 1
+    if size == 0:
+        return 0
+    dk[0] = dk[size]
+    ds[0] = ds[size]
+    dc[0] = dc[size]
+    dt[0] = dt[size]
+    i = 0
+    while True:
+        l = 2 * i + 1
+        if l >= size:
+            break
+        m = l
+        r = l + 1
+        if r < size and dk[r] < dk[l]:
+            m = r
+        if dk[m] < dk[i]:
+            dk[i], dk[m] = dk[m], dk[i]
+            ds[i], ds[m] = ds[m], ds[i]
+            dc[i], dc[m] = dc[m], dc[i]
+            dt[i], dt[m] = dt[m], dt[i]
+            i = m
+        else:
+            break
+    return size
+
+
+# ------------------------------------------------------------------- state helpers
+@njit(cache=True, inline="always")
+def _state_at(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal):
+    """(V, I) of neuron j at time t >= st[j, 2] without changing the record (refractoriness included)."""
+    V0 = st[j, 0]
+    I0 = st[j, 1]
+    t0 = st[j, 2]
+    ref = st[j, 3]
+    if t <= t0:
+        return V0, I0
+    if ref > t0:
+        if t <= ref:
+            V1, I1 = free_evolve(v_r, I0, t - t0, tau_m, tau_s, v_l, k, c, equal)
+            return v_r, I1
+        V1, I1 = free_evolve(v_r, I0, ref - t0, tau_m, tau_s, v_l, k, c, equal)
+        I0 = I1
+        V0 = v_r
+        t0 = ref
+    return free_evolve(V0, I0, t - t0, tau_m, tau_s, v_l, k, c, equal)
+
+
+@njit(cache=True)
+def _advance(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal, track, rd_vmax, rd_tmax, rd_vint):
+    """Advance neuron j's record to time t; for tracked (read-out) neurons update max V and its integral."""
+    t0 = st[j, 2]
+    if t <= t0:
+        return
+    if track:
+        V0 = st[j, 0]
+        I0 = st[j, 1]
+        dt = t - t0
+        vm, sm = interval_max(V0, I0, dt, tau_m, tau_s, v_l)
+        if vm > rd_vmax[j]:
+            rd_vmax[j] = vm
+            rd_tmax[j] = t if sm == dt else t0 + sm
+        V1, I1 = free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
+        # exact integral of V over [t0, t]: from tau_m dV = (-(V - v_l) + I) dt and tau_s dI = -I dt
+        rd_vint[j] += v_l * dt + tau_s * (I0 - I1) - tau_m * (V1 - V0)
+        st[j, 0] = V1
+        st[j, 1] = I1
+        st[j, 2] = t
+        return
+    V1, I1 = _state_at(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal)
+    st[j, 0] = V1
+    st[j, 1] = I1
+    st[j, 2] = t
+
+
+@njit(cache=True, inline="always")
+def _bound_after(st, j, t, tau_m, tau_s, v_l, v_th, v_r, k, c, equal, f_max):
+    """Absolute-time lower bound on neuron j's next crossing, its record being current at time t."""
+    ref = st[j, 3]
+    V = st[j, 0]
+    I = st[j, 1]
+    t0 = t
+    if ref > t:
+        V, I = _state_at(st, j, ref, tau_m, tau_s, v_l, v_r, k, c, equal)
+        t0 = ref
+    return t0 + crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max)
+
+
+# ------------------------------------------------------------------- one sample
+@njit(cache=True)
+def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
+               indptr, tgt, w, d,
+               in_t, in_id, v_init, t_max,
+               rec_t, rec_n, rec_V, rec_I,
+               out_t, out_id, out_I, max_spikes,
+               rd_vmax, rd_tmax, rd_vint, stats):
+    """Simulate one sample exactly on [0, t_max] ms.
+
+    Network arrays: ``pop_of[j]`` population of neuron j; per-population parameters; fan-out CSR
+    ``indptr, tgt, w, d`` over global source ids, rows sorted by delay ``d`` (ms).
+    Inputs: spike times ``in_t`` (sorted, ms) and global source ids ``in_id``; initial V ``v_init``.
+    Writes up to ``len(out_t)`` spikes (time, neuron, I at the spike) and returns the total number
+    of spikes, which may exceed the capacity (the caller then re-runs), or -1 if it exceeded
+    ``max_spikes``. Read-out arrays (max V, its time, integral of V) are filled for tracked neurons.
+    ``stats`` (int64, 4) receives counts: synaptic events delivered, exact crossing searches,
+    lower-bound heap updates, threshold events popped.
+    """
+    N = pop_of.size
+    n_pop = tau_m_p.size
+    kp = np.empty(n_pop)
+    cp = np.empty(n_pop)
+    eqp = np.empty(n_pop, dtype=np.bool_)
+    fmp = np.empty(n_pop)
+    for p in range(n_pop):
+        fmp[p] = psp_max(tau_m_p[p], tau_s_p[p])
+        if tau_m_p[p] == tau_s_p[p]:
+            kp[p] = 0.0
+            cp[p] = 0.0
+            eqp[p] = True
+        else:
+            kp[p] = tau_s_p[p] / (tau_m_p[p] - tau_s_p[p])
+            cp[p] = (tau_s_p[p] - tau_m_p[p]) / (tau_m_p[p] * tau_s_p[p])
+            eqp[p] = False
+
+    st = np.empty((N, 4))
+    heap = np.empty(N, dtype=np.int32)
+    pos = np.full(N, -1, dtype=np.int32)
+    key = np.full(N, INF)
+    exact = np.zeros(N, dtype=np.bool_)
+    hsize = 0
+    for j in range(N):
+        st[j, 0] = v_init[j]
+        st[j, 1] = 0.0
+        st[j, 2] = 0.0
+        st[j, 3] = -INF
+        p = pop_of[j]
+        if track_p[p]:
+            rd_vmax[j] = v_init[j]
+            rd_tmax[j] = 0.0
+            rd_vint[j] = 0.0
+        if v_th_p[p] < INF:
+            lb = crossing_lower_bound(v_init[j], 0.0, tau_m_p[p], v_l_p[p], v_th_p[p], fmp[p])
+            if lb <= t_max:
+                hsize = _nh_set(heap, pos, key, hsize, j, lb)
+
+    dcap = 64
+    dk = np.empty(dcap)
+    ds = np.empty(dcap, dtype=np.int64)
+    dc = np.empty(dcap, dtype=np.int64)
+    dtsp = np.empty(dcap)
+    dsize = 0
+
+    cap = out_t.size
+    n_sp = 0
+    p_in = 0
+    n_in = in_t.size
+    p_rec = 0
+    n_rt = rec_t.size
+    n_rn = rec_n.size
+
+    while True:
+        t_in = in_t[p_in] if p_in < n_in else INF
+        t_dl = dk[0] if dsize > 0 else INF
+        t_nr = key[heap[0]] if hsize > 0 else INF
+        t_ev = min(t_in, min(t_dl, t_nr))
+        if p_rec < n_rt:
+            t_rc = rec_t[p_rec]
+            if t_rc < t_ev or t_ev > t_max:
+                for q in range(n_rn):
+                    jn = rec_n[q]
+                    pq = pop_of[jn]
+                    V, I = _state_at(st, jn, t_rc, tau_m_p[pq], tau_s_p[pq], v_l_p[pq], v_r_p[pq],
+                                     kp[pq], cp[pq], eqp[pq])
+                    rec_V[p_rec, q] = V
+                    rec_I[p_rec, q] = I
+                p_rec += 1
+                continue
+        if t_ev > t_max:
+            break
+
+        src = -1
+        cur = 0
+        t_sp = 0.0
+        if t_in <= t_dl and t_in <= t_nr:
+            # an input spike: start its fan-out
+            src = in_id[p_in]
+            t_sp = t_in
+            cur = indptr[src]
+            p_in += 1
+            if cur == indptr[src + 1]:
+                continue
+            if d[cur] != 0.0:
+                if dsize == dcap:
+                    dcap *= 2
+                    dk2 = np.empty(dcap)
+                    ds2 = np.empty(dcap, dtype=np.int64)
+                    dc2 = np.empty(dcap, dtype=np.int64)
+                    dt2 = np.empty(dcap)
+                    dk2[:dsize] = dk[:dsize]
+                    ds2[:dsize] = ds[:dsize]
+                    dc2[:dsize] = dc[:dsize]
+                    dt2[:dsize] = dtsp[:dsize]
+                    dk, ds, dc, dtsp = dk2, ds2, dc2, dt2
+                dsize = _dh_push(dk, ds, dc, dtsp, dsize, t_sp + d[cur], src, cur, t_sp)
+                continue
+            t_now = t_sp
+        elif t_dl <= t_nr:
+            t_now = dk[0]
+            src = ds[0]
+            cur = dc[0]
+            t_sp = dtsp[0]
+            dsize = _dh_pop(dk, ds, dc, dtsp, dsize)
+        else:
+            j = heap[0]
+            t_now = t_nr
+            stats[3] += 1
+            p = pop_of[j]
+            tm = tau_m_p[p]
+            ts = tau_s_p[p]
+            vl = v_l_p[p]
+            vt = v_th_p[p]
+            vr = v_r_p[p]
+            _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint)
+            if exact[j]:
+                # threshold crossing: emit a spike
+                if n_sp < cap:
+                    out_t[n_sp] = t_now
+                    out_id[n_sp] = j
+                    out_I[n_sp] = st[j, 1]
+                n_sp += 1
+                if n_sp > max_spikes:
+                    return -1
+                st[j, 0] = vr
+                st[j, 3] = t_now + t_ref_p[p]
+                exact[j] = False
+                lb = _bound_after(st, j, t_now, tm, ts, vl, vt, vr, kp[p], cp[p], eqp[p], fmp[p])
+                hsize = _nh_set(heap, pos, key, hsize, j, lb if lb <= t_max else INF)
+                src = j
+                t_sp = t_now
+                cur = indptr[j]
+                if cur == indptr[j + 1]:
+                    continue
+                if d[cur] != 0.0:
+                    if dsize == dcap:
+                        dcap *= 2
+                        dk2 = np.empty(dcap)
+                        ds2 = np.empty(dcap, dtype=np.int64)
+                        dc2 = np.empty(dcap, dtype=np.int64)
+                        dt2 = np.empty(dcap)
+                        dk2[:dsize] = dk[:dsize]
+                        ds2[:dsize] = ds[:dsize]
+                        dc2[:dsize] = dc[:dsize]
+                        dt2[:dsize] = dtsp[:dsize]
+                        dk, ds, dc, dtsp = dk2, ds2, dc2, dt2
+                    dsize = _dh_push(dk, ds, dc, dtsp, dsize, t_sp + d[cur], src, cur, t_sp)
+                    continue
+            else:
+                # the lower bound is reached: find the exact crossing from the current state
+                stats[1] += 1
+                s = next_crossing(st[j, 0], st[j, 1], tm, ts, vl, vt, t_max - t_now, t_now)
+                if s < INF:
+                    exact[j] = True
+                    hsize = _nh_set(heap, pos, key, hsize, j, t_now + s)
+                else:
+                    exact[j] = False
+                    hsize = _nh_set(heap, pos, key, hsize, j, INF)
+                continue
+
+        # deliver the delay group of (src, cur) at t_now
+        end = indptr[src + 1]
+        dd = d[cur]
+        kk = cur
+        stats[0] += end - kk
+        while kk < end and d[kk] == dd:
+            jt = tgt[kk]
+            wk = w[kk]
+            pt = pop_of[jt]
+            tm = tau_m_p[pt]
+            ts = tau_s_p[pt]
+            vl = v_l_p[pt]
+            vr = v_r_p[pt]
+            _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint)
+            st[jt, 1] += wk
+            vt = v_th_p[pt]
+            if vt < INF and wk != 0.0:
+                if wk > 0.0:
+                    lb = _bound_after(st, jt, t_now, tm, ts, vl, vt, vr, kp[pt], cp[pt], eqp[pt], fmp[pt])
+                    if exact[jt]:
+                        exact[jt] = False
+                        hsize = _nh_set(heap, pos, key, hsize, jt, lb if lb <= t_max else INF)
+                    elif lb < key[jt] and lb <= t_max:
+                        stats[2] += 1
+                        hsize = _nh_set(heap, pos, key, hsize, jt, lb)
+                else:
+                    exact[jt] = False
+            kk += 1
+        if kk < end:
+            if dsize == dcap:
+                dcap *= 2
+                dk2 = np.empty(dcap)
+                ds2 = np.empty(dcap, dtype=np.int64)
+                dc2 = np.empty(dcap, dtype=np.int64)
+                dt2 = np.empty(dcap)
+                dk2[:dsize] = dk[:dsize]
+                ds2[:dsize] = ds[:dsize]
+                dc2[:dsize] = dc[:dsize]
+                dt2[:dsize] = dtsp[:dsize]
+                dk, ds, dc, dtsp = dk2, ds2, dc2, dt2
+            dsize = _dh_push(dk, ds, dc, dtsp, dsize, t_sp + d[kk], src, kk, t_sp)
+
+    # bring tracked read-outs to t_max
+    for j in range(N):
+        p = pop_of[j]
+        if track_p[p]:
+            _advance(st, j, t_max, tau_m_p[p], tau_s_p[p], v_l_p[p], v_r_p[p], kp[p], cp[p], eqp[p],
+                     True, rd_vmax, rd_tmax, rd_vint)
+    return n_sp
+
+
+@njit(cache=True, parallel=True)
+def run_batch(samples, pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
+              indptr, tgt, w, d,
+              in_t, in_id, in_off, v_init, t_max,
+              rec_t, rec_n, rec_V, rec_I,
+              out_t, out_id, out_I, counts, max_spikes,
+              rd_vmax, rd_tmax, rd_vint, stats):
+    """Run ``run_sample`` for each sample index in ``samples`` in parallel (numba prange).
+
+    Output row b (spike buffers of shape (len(samples), cap), read-out and record arrays) belongs
+    to sample ``samples[b]``; ``v_init`` has one row per sample of the whole batch.
+    """
+    for b in prange(samples.size):
+        s = samples[b]
+        a0 = in_off[s]
+        a1 = in_off[s + 1]
+        counts[b] = run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
+                               indptr, tgt, w, d, in_t[a0:a1], in_id[a0:a1], v_init[s], t_max,
+                               rec_t, rec_n, rec_V[b], rec_I[b],
+                               out_t[b], out_id[b], out_I[b], max_spikes,
+                               rd_vmax[b], rd_tmax[b], rd_vint[b], stats[b])

@@ -1,0 +1,199 @@
+"""Closed-form LIF dynamics between events, exact threshold-crossing search (Numba).
+
+Neuron (times in ms)::
+
+    tau_m dV/dt = -(V - v_l) + I,      tau_s dI/dt = -I
+
+From (V0, I0) after ``dt`` ms without input::
+
+    I(dt) = I0 exp(-dt/tau_s)
+    V(dt) = v_l + (V0 - v_l) exp(-dt/tau_m) + I0 f(dt)
+    f(dt) = k (exp(-dt/tau_m) - exp(-dt/tau_s)),   k = tau_s / (tau_m - tau_s)     (tau_m != tau_s)
+    f(dt) = (dt / tau_m) exp(-dt/tau_m)                                          (tau_m == tau_s)
+
+``f`` is evaluated as ``-k exp(-dt/tau_m) expm1(c dt)`` with ``c = (tau_s - tau_m)/(tau_m tau_s)``,
+which stays accurate when tau_m and tau_s are close. V has at most one extremum between events,
+so a threshold crossing is bracketed exactly: between 0 and the extremum if the extremum is above
+threshold, else between the extremum (or 0) and the horizon. The root is refined by safeguarded
+Newton iteration to float64 precision.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+INF = np.inf
+
+
+@njit(cache=True, inline="always")
+def pop_consts(tau_m, tau_s):
+    """(k, c, equal) for a population: k = tau_s/(tau_m - tau_s), c = (tau_s - tau_m)/(tau_m tau_s)."""
+    if tau_m == tau_s:
+        return 0.0, 0.0, True
+    return tau_s / (tau_m - tau_s), (tau_s - tau_m) / (tau_m * tau_s), False
+
+
+@njit(cache=True, inline="always")
+def free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal):
+    """State (V, I) after ``dt`` >= 0 ms of free evolution from (V0, I0)."""
+    em = math.exp(-dt / tau_m)
+    if equal:
+        f = dt / tau_m * em
+        es = em
+    else:
+        x = math.expm1(c * dt)
+        f = -k * em * x
+        es = em * (1.0 + x)
+    return v_l + (V0 - v_l) * em + I0 * f, I0 * es
+
+
+@njit(cache=True, inline="always")
+def dvdt(V, I, tau_m, v_l):
+    """dV/dt (1/ms) for state (V, I)."""
+    return (-(V - v_l) + I) / tau_m
+
+
+@njit(cache=True, inline="always")
+def extremum_time(V0, I0, tau_m, tau_s, v_l, k, c, equal):
+    """Time s > 0 (ms) of the unique extremum of V after (V0, I0), or -1 if there is none."""
+    if equal:
+        B = I0 / tau_m
+        if B == 0.0:
+            return -1.0
+        s = tau_m - (V0 - v_l) / B
+        return s if s > 0.0 else -1.0
+    # V(s) = v_l + A e^{-s/tau_m} + B e^{-s/tau_s} with B = -I0 k, A = V0 - v_l - B
+    B = -I0 * k
+    A = V0 - v_l - B
+    if A == 0.0 or B == 0.0:
+        return -1.0
+    r = -A * tau_s / (B * tau_m)
+    if r <= 0.0:
+        return -1.0
+    s = math.log(r) / c
+    return s if s > 0.0 else -1.0
+
+
+@njit(cache=True, inline="always")
+def psp_max(tau_m, tau_s):
+    """max over s of f(s), the peak PSP of unit weight (dimensionless)."""
+    if tau_m == tau_s:
+        return math.exp(-1.0)
+    t = math.log(tau_m / tau_s) / (1.0 / tau_s - 1.0 / tau_m)
+    return tau_s / (tau_m - tau_s) * (math.exp(-t / tau_m) - math.exp(-t / tau_s))
+
+
+@njit(cache=True, inline="always")
+def crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max):
+    """A lower bound s >= 0 (ms) on the time until V reaches v_th with no further input (inf: never).
+
+    Two upper bounds on V(s) = v_l + (V - v_l) e^{-s/tau_m} + I f(s), each inverted in closed form;
+    the larger of the two resulting time bounds is returned (both are valid):
+
+    1. I(s) <= I+ = max(I, 0) gives V(s) <= V_a + (V - V_a) e^{-s/tau_m} with V_a = v_l + I+
+       (tight for short times);
+    2. I f(s) <= I+ f_max gives V(s) <= v_l + I+ f_max + (V - v_l) e^{-s/tau_m}
+       (tight for long times, when the synaptic current has decayed).
+    """
+    ip = I if I > 0.0 else 0.0
+    if V >= v_th:
+        return 0.0
+    v_a = v_l + ip
+    if v_a <= v_th:
+        return INF
+    s1 = tau_m * math.log((v_a - V) / (v_a - v_th))
+    v_b = v_l + ip * f_max
+    if v_b <= v_th and V <= v_l:
+        return INF
+    if V < v_l and v_b > v_th:
+        s2 = tau_m * math.log((v_l - V) / (v_b - v_th))
+        if s2 > s1:
+            return s2
+    return s1
+
+
+@njit(cache=True)
+def _refine(V0, I0, tau_m, tau_s, v_l, v_th, k, c, equal, lo, hi, t0):
+    """Root of V(s) = v_th in [lo, hi], V(lo) < v_th <= V(hi): Newton from ``lo``, safeguarded by the bracket.
+
+    Returns a point s with V(s) >= v_th within a few ulp of the crossing (float64 precision).
+    """
+    x = lo
+    V, I = free_evolve(V0, I0, x, tau_m, tau_s, v_l, k, c, equal)
+    fx = V - v_th
+    for _ in range(200):
+        tol = 4.5e-16 * (abs(t0 + x) + 1e-12)
+        d = dvdt(V, I, tau_m, v_l)
+        xn = x - fx / d if d > 0.0 else 0.5 * (lo + hi)
+        if not (xn > lo and xn < hi):
+            xn = 0.5 * (lo + hi)
+        V, I = free_evolve(V0, I0, xn, tau_m, tau_s, v_l, k, c, equal)
+        fn = V - v_th
+        if fn >= 0.0:
+            hi = xn
+        else:
+            lo = xn
+        if hi - lo <= tol:
+            return hi
+        if abs(xn - x) <= tol:
+            # Newton has converged from one side: probe just across to close the bracket
+            xp = xn + tol if fn < 0.0 else xn - tol
+            if xp > lo and xp < hi:
+                Vp, _ = free_evolve(V0, I0, xp, tau_m, tau_s, v_l, k, c, equal)
+                if Vp >= v_th:
+                    hi = xp
+                else:
+                    lo = xp
+            if hi - lo <= 2.0 * tol:
+                return hi
+        x, fx = xn, fn
+    return hi
+
+
+@njit(cache=True)
+def next_crossing(V0, I0, tau_m, tau_s, v_l, v_th, horizon, t0):
+    """Time s in [0, horizon] (ms) of the first crossing of v_th after (V0, I0), or inf.
+
+    ``t0`` is the absolute time of the state (used only for the float64 tolerance).
+    """
+    if V0 >= v_th:
+        return 0.0
+    if horizon <= 0.0:
+        return INF
+    s_lb = crossing_lower_bound(V0, I0, tau_m, v_l, v_th, psp_max(tau_m, tau_s))
+    if s_lb > horizon:
+        return INF
+    k, c, equal = pop_consts(tau_m, tau_s)
+    s_ext = extremum_time(V0, I0, tau_m, tau_s, v_l, k, c, equal)
+    lo = s_lb
+    if s_ext > 0.0 and s_ext < horizon:
+        Ve, _ = free_evolve(V0, I0, s_ext, tau_m, tau_s, v_l, k, c, equal)
+        if Ve >= v_th:
+            if s_ext <= lo:  # cannot happen for a valid bound; keep the bracket sound anyway
+                lo = 0.0
+            return _refine(V0, I0, tau_m, tau_s, v_l, v_th, k, c, equal, lo, s_ext, t0)
+        if s_ext > lo:
+            lo = s_ext
+    Vh, _ = free_evolve(V0, I0, horizon, tau_m, tau_s, v_l, k, c, equal)
+    if Vh >= v_th:
+        Vl, _ = free_evolve(V0, I0, lo, tau_m, tau_s, v_l, k, c, equal)
+        if Vl >= v_th:  # rounding at a bound that is already the crossing
+            return lo
+        return _refine(V0, I0, tau_m, tau_s, v_l, v_th, k, c, equal, lo, horizon, t0)
+    return INF
+
+
+@njit(cache=True)
+def interval_max(V0, I0, dt, tau_m, tau_s, v_l):
+    """(V_max, s_max) of V over the open-closed interval (0, dt]; s_max in (0, dt]."""
+    k, c, equal = pop_consts(tau_m, tau_s)
+    Vend, _ = free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
+    best, sbest = Vend, dt
+    s_ext = extremum_time(V0, I0, tau_m, tau_s, v_l, k, c, equal)
+    if s_ext > 0.0 and s_ext < dt:
+        Ve, _ = free_evolve(V0, I0, s_ext, tau_m, tau_s, v_l, k, c, equal)
+        if Ve > best:
+            best, sbest = Ve, s_ext
+    return best, sbest

@@ -1,0 +1,456 @@
+"""Networks: populations of LIF neurons and input sources, and projections between them.
+
+A ``Projection`` stores its synapses as CSR over the **presynaptic** index (fan-out lists), because
+events are delivered by source: the targets of presynaptic neuron ``i`` are
+``indices[indptr[i]:indptr[i+1]]`` (postsynaptic indices within the target population) with
+weights ``weights[...]`` (dimensionless, added to the target's synaptic current ``I``) and delays
+``delays[...]`` (ms, >= 0; ``None`` means all zero). As a dense matrix, ``W[post, pre]``.
+
+A dense weight array passed to ``connect`` means all-to-all (every entry is a synapse, zeros
+included) unless a ``mask`` selects a subset; a ``scipy.sparse`` matrix (shape (n_post, n_pre))
+means its stored entries; a ``Connectome`` carries its own mask. Feed-forward and recurrent
+(including self-) projections are allowed; inputs can only be sources.
+"""
+from __future__ import annotations
+
+import copy as _copy
+import math
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .params import LIFParams
+
+
+@dataclass
+class Population:
+    """A named group of neurons: an input source (``params is None``) or LIF neurons."""
+
+    name: str
+    size: int
+    params: Optional[LIFParams] = None
+
+    @property
+    def is_input(self) -> bool:
+        return self.params is None
+
+
+def _check_finite(name: str, a: np.ndarray) -> None:
+    if not np.all(np.isfinite(a)):
+        bad = np.flatnonzero(~np.isfinite(np.ravel(a)))[0]
+        raise ValueError(f"{name} must be finite; entry {int(bad)} is {np.ravel(a)[bad]!r}")
+
+
+class Projection:
+    """Synapses from population ``src`` (size n_pre) to ``dst`` (size n_post), CSR over presynaptic index."""
+
+    def __init__(self, src: str, dst: str, n_pre: int, n_post: int, indptr: np.ndarray, indices: np.ndarray,
+                 weights: np.ndarray, delays: Optional[np.ndarray] = None):
+        self.src, self.dst = str(src), str(dst)
+        self.n_pre, self.n_post = int(n_pre), int(n_post)
+        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        indices = np.ascontiguousarray(indices, dtype=np.int32)
+        weights = np.ascontiguousarray(weights, dtype=np.float64)
+        if indptr.shape != (self.n_pre + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            raise ValueError(f"indptr of {src}->{dst} must be non-decreasing of length n_pre+1={self.n_pre + 1}")
+        nnz = int(indptr[-1])
+        if indices.shape != (nnz,) or weights.shape != (nnz,):
+            raise ValueError(f"indices and weights of {src}->{dst} must have length indptr[-1]={nnz}, "
+                             f"got {indices.shape} and {weights.shape}")
+        if nnz and (indices.min() < 0 or indices.max() >= self.n_post):
+            raise ValueError(f"indices of {src}->{dst} out of range [0, {self.n_post})")
+        _check_finite(f"weights of {src}->{dst}", weights)
+        if delays is not None:
+            delays = np.ascontiguousarray(delays, dtype=np.float64)
+            if delays.shape != (nnz,):
+                raise ValueError(f"delays of {src}->{dst} must have length {nnz}, got {delays.shape}")
+            _check_finite(f"delays of {src}->{dst}", delays)
+            if nnz and delays.min() < 0:
+                raise ValueError(f"delays of {src}->{dst} must be >= 0 ms, got min {delays.min()!r}")
+        self.indptr, self.indices, self.weights, self.delays = indptr, indices, weights, delays
+
+    # ---------------------------------------------------------------------------------- builders
+    @classmethod
+    def from_dense(cls, src: str, dst: str, weights: np.ndarray, delays=None, mask=None) -> "Projection":
+        """From ``W[post, pre]``; all entries are synapses unless ``mask`` (bool, same shape) selects some.
+
+        ``delays``: None, a scalar (ms) or an array of the same shape as ``weights``.
+        """
+        W = np.asarray(weights, dtype=np.float64)
+        if W.ndim != 2:
+            raise ValueError(f"weights of {src}->{dst} must be 2-D (n_post, n_pre), got shape {W.shape}")
+        _check_finite(f"weights of {src}->{dst}", W)
+        n_post, n_pre = W.shape
+        if mask is None:
+            M = np.ones_like(W, dtype=bool)
+        else:
+            M = np.asarray(mask)
+            if M.shape != W.shape:
+                raise ValueError(f"mask of {src}->{dst} must have shape {W.shape}, got {M.shape}")
+            M = M.astype(bool)
+        pre_post = M.T  # (n_pre, n_post): row = presynaptic neuron
+        pre, post = np.nonzero(pre_post)
+        D = None
+        if delays is not None:
+            Darr = np.asarray(delays, dtype=np.float64)
+            if Darr.ndim == 0:
+                D = np.full(pre.size, float(Darr))
+            elif Darr.shape == W.shape:
+                D = Darr.T[pre, post]
+            else:
+                raise ValueError(f"delays of {src}->{dst} must be a scalar or have shape {W.shape}, got {Darr.shape}")
+        return cls._from_coo(src, dst, n_pre, n_post, pre, post, W.T[pre, post], D)
+
+    @classmethod
+    def from_sparse(cls, src: str, dst: str, matrix, delays=None) -> "Projection":
+        """From a scipy.sparse matrix of shape (n_post, n_pre); its stored entries are the synapses.
+
+        ``delays``: None, a scalar (ms), or a sparse matrix with the same sparsity pattern.
+        """
+        import scipy.sparse as sp
+
+        A = sp.coo_matrix(matrix)
+        n_post, n_pre = A.shape
+        post, pre, w = A.row.astype(np.int64), A.col.astype(np.int64), A.data.astype(np.float64)
+        D = None
+        if delays is not None:
+            if sp.issparse(delays):
+                Dm = sp.csr_matrix(delays)
+                if Dm.shape != A.shape:
+                    raise ValueError(f"delays of {src}->{dst} must have shape {A.shape}, got {Dm.shape}")
+                D = np.asarray(Dm[post, pre]).ravel()
+            else:
+                Darr = np.asarray(delays, dtype=np.float64)
+                if Darr.ndim != 0:
+                    raise ValueError(f"delays of {src}->{dst} for a sparse matrix must be a scalar or sparse matrix")
+                D = np.full(w.size, float(Darr))
+        return cls._from_coo(src, dst, n_pre, n_post, pre, post, w, D)
+
+    @classmethod
+    def _from_coo(cls, src, dst, n_pre, n_post, pre, post, w, D) -> "Projection":
+        if D is not None:
+            _check_finite(f"delays of {src}->{dst}", D)
+            order = np.lexsort((post, D, pre))
+        else:
+            order = np.lexsort((post, pre))
+        pre, post, w = pre[order], post[order], w[order]
+        D = None if D is None else D[order]
+        indptr = np.zeros(n_pre + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pre, minlength=n_pre), out=indptr[1:])
+        return cls(src, dst, n_pre, n_post, indptr, post, w, D)
+
+    # ---------------------------------------------------------------------------------- access
+    @property
+    def name(self) -> str:
+        return f"{self.src}->{self.dst}"
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.indices.size)
+
+    def pre_indices(self) -> np.ndarray:
+        """Presynaptic index of every synapse (same order as ``weights``)."""
+        return np.repeat(np.arange(self.n_pre, dtype=np.int64), np.diff(self.indptr))
+
+    def to_dense(self) -> np.ndarray:
+        """Dense ``W[post, pre]`` (absent synapses are 0)."""
+        W = np.zeros((self.n_post, self.n_pre))
+        W[self.indices, self.pre_indices()] = self.weights
+        return W
+
+    def mask(self) -> np.ndarray:
+        """Boolean connectivity ``M[post, pre]``."""
+        M = np.zeros((self.n_post, self.n_pre), dtype=bool)
+        M[self.indices, self.pre_indices()] = True
+        return M
+
+    def to_scipy(self):
+        """scipy.sparse.csr_matrix of shape (n_post, n_pre) with the weights."""
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((self.weights, (self.indices, self.pre_indices())), shape=(self.n_post, self.n_pre))
+
+    def delay_array(self) -> np.ndarray:
+        """Per-synapse delays (ms); zeros if none were given."""
+        return self.delays if self.delays is not None else np.zeros(self.n_synapses)
+
+    def copy(self) -> "Projection":
+        return _copy.deepcopy(self)
+
+    def __repr__(self) -> str:
+        return f"Projection({self.name}, {self.n_pre}x{self.n_post}, synapses={self.n_synapses})"
+
+
+class Network:
+    """Populations (inputs and LIF) and projections, with a global neuron layout for the kernels.
+
+    Global neuron ids follow the order in which populations were added; ``offsets[name]`` is the
+    first global id of a population.
+    """
+
+    def __init__(self) -> None:
+        self.populations: Dict[str, Population] = {}
+        self.projections: Dict[str, Projection] = {}
+        self._layout = None
+
+    # ---------------------------------------------------------------------------------- building
+    def _check_new_name(self, name: str) -> None:
+        if not isinstance(name, str) or not name or "/" in name or "->" in name:
+            raise ValueError(f"population name must be a non-empty string without '/' or '->', got {name!r}")
+        if name in self.populations:
+            raise ValueError(f"population {name!r} already exists")
+
+    def add_input(self, name: str, size: int) -> Population:
+        """Add an input population of ``size`` spike sources (driven by a SpikeBatch)."""
+        self._check_new_name(name)
+        if int(size) != size or int(size) < 1:
+            raise ValueError(f"size of {name!r} must be a positive integer, got {size!r}")
+        pop = Population(name, int(size), None)
+        self.populations[name] = pop
+        self._layout = None
+        return pop
+
+    def add_population(self, name: str, size: int, params: Optional[LIFParams] = None) -> Population:
+        """Add ``size`` LIF neurons with ``params`` (default ``LIFParams()``)."""
+        self._check_new_name(name)
+        if int(size) != size or int(size) < 1:
+            raise ValueError(f"size of {name!r} must be a positive integer, got {size!r}")
+        params = LIFParams() if params is None else params
+        if not isinstance(params, LIFParams):
+            raise ValueError(f"params of {name!r} must be LIFParams, got {type(params).__name__}")
+        pop = Population(name, int(size), params)
+        self.populations[name] = pop
+        self._layout = None
+        return pop
+
+    def connect(self, src: str, dst: str, weights, delays=None, mask=None) -> Projection:
+        """Connect ``src`` to ``dst``: weights as dense ``W[post, pre]``, scipy.sparse, or a Connectome.
+
+        ``delays`` in ms: None (zero), a scalar, or per-synapse (dense array of W's shape, or sparse).
+        """
+        from .connectome import Connectome
+
+        for role, name in (("src", src), ("dst", dst)):
+            if name not in self.populations:
+                raise ValueError(f"{role} population {name!r} does not exist (have {list(self.populations)})")
+        if self.populations[dst].is_input:
+            raise ValueError(f"dst {dst!r} is an input population; inputs cannot receive synapses")
+        if f"{src}->{dst}" in self.projections:
+            raise ValueError(f"a projection {src}->{dst} already exists")
+        n_pre, n_post = self.populations[src].size, self.populations[dst].size
+        if isinstance(weights, Connectome):
+            proj = weights.to_projection(src, dst, delays=delays)
+        else:
+            try:
+                import scipy.sparse as sp
+                is_sparse = sp.issparse(weights)
+            except ImportError:  # pragma: no cover
+                is_sparse = False
+            if is_sparse:
+                if mask is not None:
+                    raise ValueError("mask cannot be combined with sparse weights (the sparsity is the mask)")
+                proj = Projection.from_sparse(src, dst, weights, delays)
+            else:
+                proj = Projection.from_dense(src, dst, weights, delays, mask)
+        if (proj.n_pre, proj.n_post) != (n_pre, n_post):
+            raise ValueError(f"weights for {src}->{dst} must have shape (n_post, n_pre)=({n_post}, {n_pre}), "
+                             f"got ({proj.n_post}, {proj.n_pre})")
+        self.projections[proj.name] = proj
+        self._layout = None
+        return proj
+
+    def add_projection(self, proj: Projection) -> Projection:
+        """Add a ready Projection (its src/dst must exist and match in size)."""
+        for role, name in (("src", proj.src), ("dst", proj.dst)):
+            if name not in self.populations:
+                raise ValueError(f"{role} population {name!r} does not exist")
+        if self.populations[proj.dst].is_input:
+            raise ValueError(f"dst {proj.dst!r} is an input population")
+        if (proj.n_pre, proj.n_post) != (self.populations[proj.src].size, self.populations[proj.dst].size):
+            raise ValueError(f"projection {proj.name} has the wrong shape for its populations")
+        if proj.name in self.projections:
+            raise ValueError(f"a projection {proj.name} already exists")
+        self.projections[proj.name] = proj
+        self._layout = None
+        return proj
+
+    @classmethod
+    def feedforward(cls, sizes: Sequence[int], params: Union[LIFParams, Sequence[LIFParams], None] = None,
+                    seed: int = 0, init: Optional[Sequence[Tuple[float, float]]] = None,
+                    names: Optional[Sequence[str]] = None, delays: float = 0.0) -> "Network":
+        """An input layer followed by LIF layers, all-to-all between consecutive layers.
+
+        ``sizes``: e.g. ``[5, 200, 3]``. ``params``: one LIFParams for all layers or one per LIF
+        layer. ``init``: (mean, std) of the normal weight distribution per projection; the default
+        mean puts the summed PSP peak of all inputs at 2x threshold. ``names`` default to
+        ``in, hidden (hidden1, hidden2, ...), out``.
+        """
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must list at least two positive layer sizes, got {sizes!r}")
+        n_lif = len(sizes) - 1
+        if params is None or isinstance(params, LIFParams):
+            plist = [params or LIFParams()] * n_lif
+        else:
+            plist = list(params)
+            if len(plist) != n_lif:
+                raise ValueError(f"params must be one LIFParams or {n_lif} of them, got {len(plist)}")
+        if names is None:
+            hidden = ["hidden"] if n_lif == 2 else [f"hidden{i + 1}" for i in range(n_lif - 1)]
+            names = ["in"] + hidden + ["out"] if n_lif > 1 else ["in", "out"]
+        names = list(names)
+        if len(names) != len(sizes):
+            raise ValueError(f"names must have {len(sizes)} entries, got {len(names)}")
+        if init is not None and len(init) != n_lif:
+            raise ValueError(f"init must give (mean, std) for each of the {n_lif} projections, got {len(init)}")
+        rng = np.random.default_rng(seed)
+        net = cls()
+        net.add_input(names[0], sizes[0])
+        for i in range(n_lif):
+            net.add_population(names[i + 1], sizes[i + 1], plist[i])
+        for i in range(n_lif):
+            if init is not None:
+                mean, std = init[i]
+            else:
+                p = plist[i]
+                peak = psp_peak(p.tau_mem, p.tau_syn)
+                thr = p.v_th - p.v_leak if math.isfinite(p.v_th) else 1.0
+                mean = 2.0 * thr / (peak * sizes[i])
+                std = mean
+            W = rng.normal(mean, std, size=(sizes[i + 1], sizes[i]))
+            net.connect(names[i], names[i + 1], W, delays=delays if delays else None)
+        return net
+
+    # ---------------------------------------------------------------------------------- queries
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.size for p in self.populations.values())
+
+    @property
+    def offsets(self) -> Dict[str, int]:
+        out, o = {}, 0
+        for name, p in self.populations.items():
+            out[name] = o
+            o += p.size
+        return out
+
+    @property
+    def input_names(self) -> List[str]:
+        return [n for n, p in self.populations.items() if p.is_input]
+
+    @property
+    def lif_names(self) -> List[str]:
+        return [n for n, p in self.populations.items() if not p.is_input]
+
+    def population(self, name: str) -> Population:
+        if name not in self.populations:
+            raise ValueError(f"population {name!r} does not exist (have {list(self.populations)})")
+        return self.populations[name]
+
+    def parameters(self) -> Dict[str, np.ndarray]:
+        """Trainable arrays by name: ``"src->dst"`` -> the projection's weight array (a live view)."""
+        return {name: p.weights for name, p in self.projections.items()}
+
+    def copy(self) -> "Network":
+        net = Network()
+        net.populations = {k: Population(p.name, p.size, p.params) for k, p in self.populations.items()}
+        net.projections = {k: p.copy() for k, p in self.projections.items()}
+        return net
+
+    def save(self, path) -> None:
+        """Write the network to HDF5 (atomic; see ``eventsim.io``)."""
+        from .io import save_network
+
+        save_network(self, path)
+
+    def __repr__(self) -> str:
+        pops = ", ".join(f"{n}[{p.size}]" for n, p in self.populations.items())
+        return f"Network({pops}; {len(self.projections)} projections)"
+
+    # ---------------------------------------------------------------------------------- kernels
+    def layout(self) -> "KernelLayout":
+        """Global arrays for the kernels (cached until the structure changes; weights re-read each call)."""
+        sig = tuple((k, p.n_synapses, id(p.indices), id(p.delays)) for k, p in self.projections.items())
+        if self._layout is None or self._layout.signature != sig:
+            self._layout = KernelLayout(self, sig)
+        self._layout.refresh_weights(self)
+        return self._layout
+
+
+def psp_peak(tau_mem: float, tau_syn: float) -> float:
+    """Peak of the PSP of unit weight from rest (dimensionless), see ``LIFParams``."""
+    if tau_mem == tau_syn:
+        return math.exp(-1.0)
+    t = math.log(tau_mem / tau_syn) / (1.0 / tau_syn - 1.0 / tau_mem)
+    return tau_syn / (tau_mem - tau_syn) * (math.exp(-t / tau_mem) - math.exp(-t / tau_syn))
+
+
+class KernelLayout:
+    """Flattened network for the Numba kernels.
+
+    Per population p: parameter arrays (inputs get ``v_th = inf``); ``pop_of[j]``; global fan-out
+    CSR ``indptr, tgt, w, d`` with each row sorted by (delay, target); ``perm`` maps global synapse
+    order to the concatenation of the projections' weight arrays (in ``net.projections`` order), so
+    ``w = concat(weights)[perm]`` and gradients scatter back by ``g_concat[perm] = g``.
+    """
+
+    def __init__(self, net: Network, signature):
+        self.signature = signature
+        names = list(net.populations)
+        self.pop_names = names
+        self.pop_index = {n: i for i, n in enumerate(names)}
+        offs = net.offsets
+        self.offsets = offs
+        self.sizes = {n: p.size for n, p in net.populations.items()}
+        n_pop = len(names)
+        self.tau_m = np.ones(n_pop)
+        self.tau_s = np.ones(n_pop)
+        self.v_th = np.full(n_pop, np.inf)
+        self.v_reset = np.zeros(n_pop)
+        self.v_leak = np.zeros(n_pop)
+        self.t_ref = np.zeros(n_pop)
+        self.track = np.zeros(n_pop, dtype=np.bool_)
+        for i, n in enumerate(names):
+            p = net.populations[n].params
+            if p is None:
+                continue
+            self.tau_m[i], self.tau_s[i] = p.tau_mem, p.tau_syn
+            self.v_th[i], self.v_reset[i], self.v_leak[i], self.t_ref[i] = p.v_th, p.v_reset, p.v_leak, p.t_ref
+            self.track[i] = not p.spiking
+        N = net.n_neurons
+        self.n_neurons = N
+        self.pop_of = np.repeat(np.arange(n_pop, dtype=np.int32), [net.populations[n].size for n in names])
+        srcs, tgts, ds = [], [], []
+        self.proj_names = list(net.projections)
+        self.proj_slices = {}
+        o = 0
+        for name, pr in net.projections.items():
+            srcs.append(pr.pre_indices() + offs[pr.src])
+            tgts.append(pr.indices.astype(np.int64) + offs[pr.dst])
+            ds.append(pr.delay_array())
+            self.proj_slices[name] = slice(o, o + pr.n_synapses)
+            o += pr.n_synapses
+        src = np.concatenate(srcs) if srcs else np.zeros(0, np.int64)
+        tgt = np.concatenate(tgts) if tgts else np.zeros(0, np.int64)
+        d = np.concatenate(ds) if ds else np.zeros(0)
+        perm = np.lexsort((tgt, d, src))
+        self.perm = perm
+        self.src = src[perm].astype(np.int32)
+        self.tgt = tgt[perm].astype(np.int32)
+        self.d = np.ascontiguousarray(d[perm])
+        self.indptr = np.zeros(N + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.src, minlength=N), out=self.indptr[1:])
+        self.w = np.zeros(src.size)
+        self.n_synapses = int(src.size)
+
+    def refresh_weights(self, net: Network) -> None:
+        if self.n_synapses:
+            cat = np.concatenate([net.projections[n].weights for n in self.proj_names])
+            self.w = np.ascontiguousarray(cat[self.perm])
+
+    def scatter(self, g_global: np.ndarray) -> Dict[str, np.ndarray]:
+        """Per-projection arrays (aligned with each projection's ``weights``) from a global-order array."""
+        cat = np.empty_like(g_global)
+        cat[self.perm] = g_global
+        return {n: cat[self.proj_slices[n]].copy() for n in self.proj_names}

@@ -1,0 +1,86 @@
+"""Neuron parameters.
+
+The current-based LIF neuron with an exponential synaptic current (times in ms, voltage
+dimensionless, threshold 1 by default)::
+
+    tau_mem dV/dt = -(V - v_leak) + I
+    tau_syn dI/dt = -I
+
+A presynaptic spike adds the connection weight ``w`` to ``I`` of its target after the connection
+delay. When ``V`` reaches ``v_th`` from below the neuron emits a spike, ``V`` is set to ``v_reset``
+and held there for ``t_ref`` ms (``I`` keeps decaying and integrating inputs meanwhile).
+The post-synaptic potential of a weight ``w`` (from rest, ``v_leak = 0``) is::
+
+    w * tau_syn / (tau_mem - tau_syn) * (exp(-t/tau_mem) - exp(-t/tau_syn))     (tau_mem != tau_syn)
+    w * (t / tau_mem) * exp(-t/tau_mem)                                          (tau_mem == tau_syn)
+
+``v_th = inf`` gives a non-spiking leaky integrator (the read-out of voltage losses).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Dict
+
+
+def _finite_positive(name: str, value: float) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be positive and finite (ms), got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class LIFParams:
+    """Parameters of one LIF population (see the module docstring for the equations).
+
+    Attributes:
+        tau_mem: membrane time constant (ms), > 0.
+        tau_syn: synaptic current time constant (ms), > 0; ``tau_syn == tau_mem`` is allowed.
+        v_th: threshold (dimensionless); ``math.inf`` makes a non-spiking leaky integrator.
+        v_reset: reset potential, < v_th.
+        v_leak: resting (leak reversal) potential; ``v_leak >= v_th`` gives tonic firing.
+        t_ref: absolute refractory period (ms), >= 0.
+    """
+
+    tau_mem: float = 20.0
+    tau_syn: float = 5.0
+    v_th: float = 1.0
+    v_reset: float = 0.0
+    v_leak: float = 0.0
+    t_ref: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tau_mem", _finite_positive("tau_mem", self.tau_mem))
+        object.__setattr__(self, "tau_syn", _finite_positive("tau_syn", self.tau_syn))
+        for name in ("v_th", "v_reset", "v_leak", "t_ref"):
+            try:
+                object.__setattr__(self, name, float(getattr(self, name)))
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a number, got {getattr(self, name)!r}") from None
+        if math.isnan(self.v_th) or self.v_th == -math.inf:
+            raise ValueError(f"v_th must be a finite number or +inf, got {self.v_th!r}")
+        for name in ("v_reset", "v_leak", "t_ref"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
+        if self.t_ref < 0:
+            raise ValueError(f"t_ref must be >= 0 ms, got {self.t_ref!r}")
+        if not self.v_reset < self.v_th:
+            raise ValueError(f"v_reset must be below v_th, got v_reset={self.v_reset!r}, v_th={self.v_th!r}")
+
+    @property
+    def spiking(self) -> bool:
+        """False for a non-spiking leaky integrator (``v_th == inf``)."""
+        return math.isfinite(self.v_th)
+
+    @classmethod
+    def readout(cls, tau_mem: float = 20.0, tau_syn: float = 5.0) -> "LIFParams":
+        """A non-spiking leaky-integrator read-out (``v_th = inf``)."""
+        return cls(tau_mem=tau_mem, tau_syn=tau_syn, v_th=math.inf)
+
+    def to_dict(self) -> Dict[str, float]:
+        """Plain dict (for files and provenance)."""
+        return asdict(self)

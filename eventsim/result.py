@@ -1,0 +1,143 @@
+"""Simulation results: spikes of every LIF population, read-out statistics and recordings.
+
+Spikes are stored globally per sample (CSR over samples): ``times`` (ms), ``ids`` (global neuron
+ids), ``currents`` (synaptic current I of the spiking neuron at the spike, used by EventProp).
+For non-spiking read-out populations (``v_th = inf``) the exact maximum of V over [0, t_max], the
+time of that maximum and the exact integral of V over [0, t_max] (ms) are kept.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+
+from .spikes import SpikeBatch
+
+
+class Result:
+    """Output of ``simulate``; see the module docstring."""
+
+    def __init__(self, layout, t_max: float, times: np.ndarray, ids: np.ndarray, currents: np.ndarray,
+                 offsets: np.ndarray, vmax: np.ndarray, tmax: np.ndarray, vint: np.ndarray,
+                 record_times: Optional[np.ndarray] = None, record_ids: Optional[np.ndarray] = None,
+                 record_V: Optional[np.ndarray] = None, record_I: Optional[np.ndarray] = None):
+        self.layout = layout
+        self.t_max = float(t_max)
+        self.times, self.ids, self.currents, self.offsets = times, ids, currents, offsets
+        self.vmax, self.tmax, self.vint = vmax, tmax, vint
+        self.record_times, self.record_ids = record_times, record_ids
+        self.record_V, self.record_I = record_V, record_I
+
+    @property
+    def n_samples(self) -> int:
+        return self.offsets.size - 1
+
+    @property
+    def n_spikes(self) -> int:
+        return int(self.times.size)
+
+    def _pop(self, name: str):
+        if name not in self.layout.offsets:
+            raise ValueError(f"population {name!r} does not exist (have {list(self.layout.offsets)})")
+        return self.layout.offsets[name], self.layout.sizes[name]
+
+    def spikes(self, population: str) -> SpikeBatch:
+        """Spikes of one population as a SpikeBatch (neuron ids local to the population)."""
+        o, n = self._pop(population)
+        sel = (self.ids >= o) & (self.ids < o + n)
+        counts = np.add.reduceat(sel.astype(np.int64), self.offsets[:-1]) if self.times.size else \
+            np.zeros(self.n_samples, np.int64)
+        counts = np.where(np.diff(self.offsets) == 0, 0, counts)
+        offs = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return SpikeBatch(self.times[sel], self.ids[sel] - o, offs, n, validate=False)
+
+    def first_spike_times(self, population: str) -> np.ndarray:
+        """(n_samples, n_neurons) first spike time in ms, ``inf`` where a neuron is silent."""
+        return self.spikes(population).first_spike_times()
+
+    def counts(self, population: str) -> np.ndarray:
+        """(n_samples, n_neurons) spike counts."""
+        return self.spikes(population).counts()
+
+    def _readout(self, arr: np.ndarray, population: str) -> np.ndarray:
+        o, n = self._pop(population)
+        if not self.layout.track[self.layout.pop_index[population]]:
+            raise ValueError(f"population {population!r} spikes; max/integral of V are kept only for "
+                             "non-spiking read-outs (v_th=inf)")
+        return arr[:, o:o + n].copy()
+
+    def max_voltage(self, population: str) -> np.ndarray:
+        """(n_samples, n) exact max of V over [0, t_max] of a non-spiking read-out population."""
+        return self._readout(self.vmax, population)
+
+    def max_voltage_time(self, population: str) -> np.ndarray:
+        """(n_samples, n) time (ms) at which V reached its maximum."""
+        return self._readout(self.tmax, population)
+
+    def voltage_integral(self, population: str) -> np.ndarray:
+        """(n_samples, n) exact integral of V over [0, t_max] (ms x voltage)."""
+        return self._readout(self.vint, population)
+
+    def _recorded(self, arr: Optional[np.ndarray], population: str) -> np.ndarray:
+        if arr is None:
+            raise ValueError("nothing was recorded: pass record= and record_times= to simulate()")
+        o, n = self._pop(population)
+        cols = np.flatnonzero((self.record_ids >= o) & (self.record_ids < o + n))
+        if cols.size == 0:
+            raise ValueError(f"population {population!r} was not recorded")
+        return arr[:, :, cols]
+
+    def voltage(self, population: str) -> np.ndarray:
+        """Recorded V, shape (n_samples, n_record_times, n_recorded_neurons_of_population)."""
+        return self._recorded(self.record_V, population)
+
+    def current(self, population: str) -> np.ndarray:
+        """Recorded I, shape (n_samples, n_record_times, n_recorded_neurons_of_population)."""
+        return self._recorded(self.record_I, population)
+
+    def recorded_neurons(self, population: str) -> np.ndarray:
+        """Local ids of the recorded neurons of ``population`` (column order of ``voltage``)."""
+        o, n = self._pop(population)
+        r = self.record_ids
+        return r[(r >= o) & (r < o + n)] - o
+
+    def spike_dict(self) -> Dict[str, SpikeBatch]:
+        """Spikes of every LIF population."""
+        return {n: self.spikes(n) for n, i in self.layout.pop_index.items() if np.isfinite(self.layout.v_th[i])}
+
+    def save(self, path) -> None:
+        """Write spikes (and read-outs, recordings) to HDF5 (format ``eventsim.result``), atomically."""
+        from .io import atomic_h5, write_spikes_group
+
+        with atomic_h5(path, "eventsim.result") as f:
+            f.attrs["t_max"] = self.t_max
+            write_spikes_group(f, self.spike_dict())
+            g = f.create_group("readout")
+            for n, i in self.layout.pop_index.items():
+                if self.layout.track[i]:
+                    h = g.create_group(n)
+                    h.create_dataset("v_max", data=self.max_voltage(n))
+                    h.create_dataset("t_max", data=self.max_voltage_time(n)).attrs["units"] = "ms"
+                    h.create_dataset("v_integral", data=self.voltage_integral(n))
+            if self.record_V is not None:
+                h = f.create_group("record")
+                h.create_dataset("times", data=self.record_times).attrs["units"] = "ms"
+                h.create_dataset("global_ids", data=self.record_ids)
+                h.create_dataset("V", data=self.record_V)
+                h.create_dataset("I", data=self.record_I)
+
+    def __repr__(self) -> str:
+        return f"Result(n_samples={self.n_samples}, n_spikes={self.n_spikes}, t_max={self.t_max})"
+
+
+def load_result(path):
+    """Read a result file: returns ``{'t_max': float, 'spikes': {pop: SpikeBatch}, 'readout': {...}}``."""
+    from .io import open_h5, read_spikes_group
+
+    with open_h5(path, "eventsim.result") as f:
+        out = {"t_max": float(f.attrs["t_max"]), "spikes": read_spikes_group(f), "readout": {}}
+        for n, h in f["readout"].items():
+            out["readout"][n] = {k: h[k][()] for k in h}
+        if "record" in f:
+            out["record"] = {k: f["record"][k][()] for k in f["record"]}
+        return out
