@@ -26,6 +26,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
+	@if [ -f benchmarks/peers/setup_envs.sh ]; then bash benchmarks/peers/setup_envs.sh; fi
 	$(PY) benchmarks/run_all.py
 
 clean:
