@@ -205,8 +205,11 @@ def _advance(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal, track, rd_vmax, rd_t
 
 
 @njit(cache=True, inline="always")
-def _bound_after(st, j, t, tau_m, tau_s, v_l, v_th, v_r, k, c, equal, f_max):
-    """Absolute-time lower bound on neuron j's next crossing, its record being current at time t."""
+def _bound_after(st, j, t, tau_m, tau_s, v_l, v_th, v_r, k, c, equal, f_max, cut):
+    """Absolute-time lower bound on neuron j's next crossing, its record being current at time t.
+
+    ``cut`` (absolute time): the caller only needs to know whether the bound is below it.
+    """
     ref = st[j, 3]
     V = st[j, 0]
     I = st[j, 1]
@@ -214,7 +217,7 @@ def _bound_after(st, j, t, tau_m, tau_s, v_l, v_th, v_r, k, c, equal, f_max):
     if ref > t:
         V, I = _state_at(st, j, ref, tau_m, tau_s, v_l, v_r, k, c, equal)
         t0 = ref
-    return t0 + crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max)
+    return t0 + crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max, cut - t0)
 
 
 # ------------------------------------------------------------------- one sample
@@ -364,7 +367,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                 st[j, 0] = vr
                 st[j, 3] = t_now + t_ref_p[p]
                 exact[j] = False
-                lb = _bound_after(st, j, t_now, tm, ts, vl, vt, vr, kp[p], cp[p], eqp[p], fmp[p])
+                lb = _bound_after(st, j, t_now, tm, ts, vl, vt, vr, kp[p], cp[p], eqp[p], fmp[p], INF)
                 hsize = _nh_set(heap, pos, key, hsize, j, lb if lb <= t_max else INF)
                 src = j
                 t_sp = t_now
@@ -415,7 +418,8 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             vt = v_th_p[pt]
             if vt < INF and wk != 0.0:
                 if wk > 0.0:
-                    lb = _bound_after(st, jt, t_now, tm, ts, vl, vt, vr, kp[pt], cp[pt], eqp[pt], fmp[pt])
+                    lb = _bound_after(st, jt, t_now, tm, ts, vl, vt, vr, kp[pt], cp[pt], eqp[pt], fmp[pt],
+                                      INF if exact[jt] else key[jt])
                     if exact[jt]:
                         exact[jt] = False
                         hsize = _nh_set(heap, pos, key, hsize, jt, lb if lb <= t_max else INF)

@@ -86,7 +86,7 @@ def psp_max(tau_m, tau_s):
 
 
 @njit(cache=True, inline="always")
-def crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max):
+def crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max, cut=INF):
     """A lower bound s >= 0 (ms) on the time until V reaches v_th with no further input (inf: never).
 
     Two upper bounds on V(s) = v_l + (V - v_l) e^{-s/tau_m} + I f(s), each inverted in closed form;
@@ -96,6 +96,9 @@ def crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max):
        (tight for short times);
     2. I f(s) <= I+ f_max gives V(s) <= v_l + I+ f_max + (V - v_l) e^{-s/tau_m}
        (tight for long times, when the synaptic current has decayed).
+
+    If the second bound already reaches ``cut`` the first is not computed (the caller only needs
+    to know that the bound is >= cut); the value returned is then still a valid lower bound.
     """
     ip = I if I > 0.0 else 0.0
     if V >= v_th:
@@ -103,15 +106,18 @@ def crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max):
     v_a = v_l + ip
     if v_a <= v_th:
         return INF
-    s1 = tau_m * math.log((v_a - V) / (v_a - v_th))
     v_b = v_l + ip * f_max
-    if v_b <= v_th and V <= v_l:
-        return INF
-    if V < v_l and v_b > v_th:
+    s2 = 0.0
+    if V < v_l:
+        if v_b <= v_th:
+            return INF
         s2 = tau_m * math.log((v_l - V) / (v_b - v_th))
-        if s2 > s1:
+        if s2 >= cut:
             return s2
-    return s1
+    elif v_b <= v_th and V <= v_l:
+        return INF
+    s1 = tau_m * math.log((v_a - V) / (v_a - v_th))
+    return s1 if s1 > s2 else s2
 
 
 @njit(cache=True)
