@@ -31,6 +31,7 @@ from numba import njit, prange
 from .lif import crossing_lower_bound, free_evolve, interval_max, next_crossing, psp_max
 
 INF = np.inf
+EXACT_WINDOW = 1.0  # ms: a reached lower bound triggers an exact search only if the next bound is closer
 
 
 # ------------------------------------------------------------------- indexed min-heap (neurons)
@@ -389,7 +390,16 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                     dsize = _dh_push(dk, ds, dc, dtsp, dsize, t_sp + d[cur], src, cur, t_sp)
                     continue
             else:
-                # the lower bound is reached: find the exact crossing from the current state
+                # The lower bound is reached. Re-bound from the current state (cheap); search for
+                # the exact crossing only once it can be less than EXACT_WINDOW ms away, so that
+                # inputs arriving before a distant crossing do not waste a root search.
+                lb = _bound_after(st, j, t_now, tm, ts, vl, vt, vr, kp[p], cp[p], eqp[p], fmp[p], INF)
+                if lb > t_max:
+                    hsize = _nh_set(heap, pos, key, hsize, j, INF)
+                    continue
+                if lb - t_now > EXACT_WINDOW:
+                    hsize = _nh_set(heap, pos, key, hsize, j, lb)
+                    continue
                 stats[1] += 1
                 s = next_crossing(st[j, 0], st[j, 1], tm, ts, vl, vt, t_max - t_now, t_now)
                 if s < INF:
