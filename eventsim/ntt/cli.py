@@ -30,13 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the teacher init and batch order (default 0)")
     parser.add_argument("--out", required=True, help="output HDF5 file (format eventsim.ntt)")
     parser.add_argument("--plot", default=None, help="save a plot of the loss terms and layer densities here")
-    parser.add_argument("--variant", choices=("active", "all"), default="active",
-                        help="student NTK over kept weights only ('active', default) or all entries ('all')")
+    parser.add_argument("--variant", choices=("active", "all"), default="all",
+                        help="student NTK over all entries of m*W ('all', default, as the reference) or kept weights only ('active')")
     parser.add_argument("--data", default="digits", help="digits | gaussian | PATH.npy (default digits)")
     parser.add_argument("--seq-len", type=int, default=None, help="GRU with gaussian data: time steps T")
     parser.add_argument("--batch-size", type=int, default=64, help="inputs per step, split in two NTK halves (64)")
     parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (5e-4)")
-    parser.add_argument("--lambda-k", type=float, default=1e-3, help="weight of the NTK distance (1e-3)")
+    parser.add_argument("--lambda-k", type=float, default=1e-2, help="weight of the NTK distance (1e-2)")
     parser.add_argument("--lambda-2", type=float, default=1e-4, help="L2 weight, divided by the density (1e-4)")
     parser.add_argument("--mask-every", type=int, default=100, help="mask update period in steps (100)")
     parser.add_argument("--dense-readout", action="store_true", help="do not prune the last weight tensor")

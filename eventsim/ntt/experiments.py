@@ -24,11 +24,11 @@ import numpy as np
 
 DEFAULT_SIZES = (64, 300, 100, 10)
 DEFAULT_DENSITIES = (0.01, 0.03, 0.05, 0.10)
-DEFAULT_METHODS = ("ntt", "random", "random_scaled", "magnitude", "snip", "snip_nolabel")
+DEFAULT_METHODS = ("ntt_all", "ntt_active", "random", "random_scaled", "magnitude", "snip", "snip_nolabel")
 DEFAULT_SEEDS = (0, 1, 2)
-DEFAULT_NTT = {"steps": 2000, "batch_size": 64, "lr": 5e-4, "lambda_k": 1e-3, "lambda_2": 1e-4,
-               "mask_every": 100, "variant": "active"}
-DEFAULT_TRAIN = {"epochs": 100, "batch_size": 64, "lr": 1e-3, "eval_steps": (25, 100, 500)}
+DEFAULT_NTT = {"steps": 2000, "batch_size": 64, "lr": 5e-4, "lambda_k": 1e-2, "lambda_2": 1e-4,
+               "mask_every": 100, "variant": "all"}
+DEFAULT_TRAIN = {"epochs": 300, "batch_size": 64, "lr": 1e-3, "eval_steps": (100, 500, 2300)}
 
 
 def digits_data(validation: bool = False) -> Dict[str, np.ndarray]:
@@ -60,16 +60,17 @@ def _ntt_variant(method: str) -> Optional[str]:
 
 def make_init(method: str, twin, density: float, seed: int, X: np.ndarray, y: np.ndarray,
               ntt_kwargs: Optional[Mapping[str, Any]] = None, cache_dir: Optional[str] = None,
-              progress: bool = False):
+              progress: bool = False, keep_dense: Sequence[str] = ()):
     """Initial sparse network for ``method``: 'ntt' (ntt_kwargs variant), 'ntt_active', 'ntt_all', or a baseline.
 
-    ``X`` (n, n_in) unlabelled inputs for NTT/SNIP, ``y`` (n,) labels for SNIP. NTT results are cached
-    as HDF5 files in ``cache_dir`` (keyed by a hash of the configuration) when it is given.
+    ``X`` (n, n_in) unlabelled inputs for NTT/SNIP, ``y`` (n,) labels for SNIP; ``keep_dense``: weight
+    names left unpruned (e.g. the read-out). NTT results are cached as HDF5 files in ``cache_dir``
+    (keyed by a hash of the configuration) when it is given.
     """
     from .baselines import BASELINES, prune_baseline
 
     if method in BASELINES:
-        return prune_baseline(method, twin, density, seed, X=X, y=y)
+        return prune_baseline(method, twin, density, seed, X=X, y=y, keep_dense=keep_dense)
     if not (method == "ntt" or method.startswith("ntt_")):
         raise ValueError(f"method must be 'ntt', 'ntt_active', 'ntt_all' or one of {BASELINES}, got {method!r}")
     from .core import run_ntt
@@ -77,6 +78,8 @@ def make_init(method: str, twin, density: float, seed: int, X: np.ndarray, y: np
 
     kw = dict(DEFAULT_NTT)
     kw.update(ntt_kwargs or {})
+    if keep_dense:
+        kw["keep_dense"] = list(keep_dense)
     v = _ntt_variant(method)
     if v is not None:
         kw["variant"] = v
@@ -100,11 +103,13 @@ def run_digits(sizes: Sequence[int] = DEFAULT_SIZES, densities: Sequence[float] 
                seeds: Sequence[int] = DEFAULT_SEEDS, methods: Sequence[str] = DEFAULT_METHODS,
                ntt_kwargs: Optional[Mapping[str, Any]] = None, train_kwargs: Optional[Mapping[str, Any]] = None,
                validation: bool = False, include_dense: bool = True, cache_dir: Optional[str] = None,
-               progress: bool = True, log: Callable[[str], None] = print) -> Dict[str, Any]:
+               dense_readout: bool = False, progress: bool = True,
+               log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Run the digits ANN experiment; returns {"config", "records", "summary"} (JSON-serialisable).
 
     ``sizes``: MLP layer sizes; ``densities``: kept fraction per layer; ``methods``: NTT and/or
-    baselines; ``ntt_kwargs``/``train_kwargs`` override ``DEFAULT_NTT``/``DEFAULT_TRAIN``.
+    baselines; ``ntt_kwargs``/``train_kwargs`` override ``DEFAULT_NTT``/``DEFAULT_TRAIN``;
+    ``dense_readout``: do not prune the last weight tensor (all methods alike).
     """
     import torch
 
@@ -119,18 +124,20 @@ def run_digits(sizes: Sequence[int] = DEFAULT_SIZES, densities: Sequence[float] 
     tk.update(train_kwargs or {})
     nk = dict(DEFAULT_NTT)
     nk.update(ntt_kwargs or {})
+    keep = (twin.weight_names[-1],) if dense_readout else ()
     records: List[Dict[str, Any]] = []
     t_start = time.perf_counter()
 
     def one(method: str, d: float, seed: int) -> None:
-        init = make_init(method, twin, d, seed, data["X_train"], data["y_train"], nk, cache_dir, progress)
+        init = make_init(method, twin, d, seed, data["X_train"], data["y_train"], nk, cache_dir, progress, keep)
         tr = train_sparse(init, data["X_train"], data["y_train"], data["X_test"], data["y_test"], seed=seed, **tk)
         prov = init.provenance
         rec = {"method": method, "density": d, "seed": seed,
                "test_acc": tr["test_acc"], "train_acc": tr["train_acc"],
                "test_acc_at": {str(k): v for k, v in tr["test_acc_at"].items()},
                "init_time_s": prov.get("wall_time_s"), "train_time_s": tr["wall_time_s"],
-               "layer_density": init.densities(), "max_abs_pruned": tr["max_abs_pruned"]}
+               "layer_density": init.densities(), "overall_density": init.overall_density(),
+               "max_abs_pruned": tr["max_abs_pruned"]}
         if prov.get("method") == "ntt":
             rec.update({k: prov[k] for k in ("variant", "eval_ntk_initial", "eval_ntk_final", "eval_out_initial",
                                               "eval_out_final", "torch_threads")})
@@ -148,7 +155,7 @@ def run_digits(sizes: Sequence[int] = DEFAULT_SIZES, densities: Sequence[float] 
     cfg = {"sizes": list(twin.sizes), "densities": dens, "seeds": list(seeds), "methods": list(methods),
            "ntt": {k: (list(v) if isinstance(v, tuple) else v) for k, v in nk.items()},
            "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in tk.items()},
-           "validation": bool(validation), "data": "sklearn digits, eventsim.data.digits_arrays, z-scored",
+           "validation": bool(validation), "dense_readout": bool(dense_readout), "data": "sklearn digits, eventsim.data.digits_arrays, z-scored",
            "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
            "total_time_s": time.perf_counter() - t_start}
     return {"config": cfg, "records": records, "summary": summarize(records)}

@@ -6,10 +6,10 @@ For a network f(x; theta) with C logits the empirical NTK between inputs x (from
 
 The weights enter the network as W~ = m * W (mask m in {0, 1}). Two variants of the sum over p:
 
-* ``'active'`` (default): p runs over the kept weights (m = 1) and all biases -- the NTK of the
+* ``'active'``: p runs over the kept weights (m = 1) and all biases -- the NTK of the
   sparse network that is trained afterwards (df/dW = m * df/dW~).
-* ``'all'``: p runs over every entry of W~, pruned (zero) positions included, and all biases --
-  what the reference implementation (Liu & Zenke 2020) computes.
+* ``'all'`` (default, ``twins.DEFAULT_VARIANT``): p runs over every entry of W~, pruned (zero)
+  positions included, and all biases -- what the reference implementation (Liu & Zenke 2020) computes.
 
 For an unmasked (teacher) network both variants coincide.
 
@@ -31,7 +31,7 @@ from typing import List, Mapping, Optional
 import torch
 from torch import Tensor
 
-from .twins import MLPTwin, Twin, check_variant
+from .twins import DEFAULT_VARIANT, MLPTwin, Twin, check_variant
 
 
 def _mlp_cache(twin: MLPTwin, params: Mapping[str, Tensor], x: Tensor):
@@ -60,7 +60,7 @@ def _mlp_deltas(twin: MLPTwin, params: Mapping[str, Tensor], zs: List[Tensor]) -
 
 
 def mlp_ntk(twin: MLPTwin, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
-            masks: Optional[Mapping[str, Tensor]] = None, variant: str = "active") -> Tensor:
+            masks: Optional[Mapping[str, Tensor]] = None, variant: str = DEFAULT_VARIANT) -> Tensor:
     """Closed-form layer-wise NTK of an MLP twin, shape (n1, n2, C, C).
 
     ``params``: effective parameters (weights already multiplied by their masks), ``x1`` (n1, n_in),
@@ -91,7 +91,7 @@ def mlp_ntk(twin: MLPTwin, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
 
 
 def ntk_func(twin: Twin, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
-             masks: Optional[Mapping[str, Tensor]] = None, variant: str = "active") -> Tensor:
+             masks: Optional[Mapping[str, Tensor]] = None, variant: str = DEFAULT_VARIANT) -> Tensor:
     """Empirical NTK by torch.func (vmap over samples of jacrev), shape (n1, n2, C, C).
 
     Differentiable with respect to ``params`` by ordinary autograd (for the NTT loss). ``params``
@@ -123,7 +123,7 @@ def ntk_func(twin: Twin, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
 
 
 def ntk_explicit(twin: Twin, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
-                 masks: Optional[Mapping[str, Tensor]] = None, variant: str = "active") -> Tensor:
+                 masks: Optional[Mapping[str, Tensor]] = None, variant: str = DEFAULT_VARIANT) -> Tensor:
     """Slow oracle: per-sample, per-logit ``torch.autograd.grad`` rows contracted explicitly.
 
     Independent of torch.func; meant for tests on tiny networks. Shape (n1, n2, C, C).
