@@ -161,6 +161,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
     vmax = np.empty((B, N))
     tmaxa = np.empty((B, N))
     vint = np.empty((B, N))
+    imax = np.empty((B, N))
     recV = np.empty((B, n_rt, n_rn))
     recI = np.empty((B, n_rt, n_rn))
     stats = np.zeros((B, 4), dtype=np.int64)
@@ -171,14 +172,14 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
         out_id = np.empty((m, cap), dtype=np.int32)
         out_I = np.empty((m, cap))
         counts = np.zeros(m, dtype=np.int64)
-        rv, rt, ri = np.empty((m, N)), np.empty((m, N)), np.empty((m, N))
+        rv, rt, ri, rim = np.empty((m, N)), np.empty((m, N)), np.empty((m, N)), np.empty((m, N))
         rV, rI = np.empty((m, n_rt, n_rn)), np.empty((m, n_rt, n_rn))
         st = np.zeros((m, 4), dtype=np.int64)
         run_batch(samples, layout.pop_of, layout.tau_m, layout.tau_s, layout.v_th, layout.v_reset,
                   layout.v_leak, layout.t_ref, layout.track, layout.indptr, layout.tgt, layout.w, layout.d,
                   in_t, in_id, in_off, V0, t_max, rec_t, rec_ids, rV, rI,
-                  out_t, out_id, out_I, counts, int(max_spikes), rv, rt, ri, st)
-        return out_t, out_id, out_I, counts, rv, rt, ri, rV, rI, st
+                  out_t, out_id, out_I, counts, int(max_spikes), rv, rt, ri, rim, st)
+        return out_t, out_id, out_I, counts, rv, rt, ri, rim, rV, rI, st
 
     show = (B > chunk) if progress is None else bool(progress)
     starts = list(range(0, B, chunk if show else max(B, 1)))
@@ -191,7 +192,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
         todo = np.arange(a, min(B, a + (chunk if show else B)), dtype=np.int64)
         c = cap
         while todo.size:
-            out_t, out_id, out_I, counts, rv, rt, ri, rV, rI, st = run(todo, c)
+            out_t, out_id, out_I, counts, rv, rt, ri, rim, rV, rI, st = run(todo, c)
             if np.any(counts < 0):
                 bad = int(todo[np.flatnonzero(counts < 0)[0]])
                 raise ValueError(f"sample {bad} exceeded max_spikes={max_spikes}: runaway activity? "
@@ -201,7 +202,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
                 s = int(todo[q])
                 n = int(counts[q])
                 times_list[s], ids_list[s], cur_list[s] = out_t[q, :n], out_id[q, :n], out_I[q, :n]
-                vmax[s], tmaxa[s], vint[s] = rv[q], rt[q], ri[q]
+                vmax[s], tmaxa[s], vint[s], imax[s] = rv[q], rt[q], ri[q], rim[q]
                 recV[s], recI[s] = rV[q], rI[q]
                 stats[s] = st[q]
             if not np.all(done):
@@ -220,6 +221,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
     res = Result(layout, t_max, times, ids, cur, offsets, vmax, tmaxa, vint,
                  rec_t if n_rn else None, rec_ids if n_rn else None,
                  recV if n_rn else None, recI if n_rn else None)
+    res.imax = imax
     res.stats = {k: stats[:, i].copy() for i, k in enumerate(
         ("synaptic_events", "exact_searches", "bound_updates", "threshold_events"))}
     return res

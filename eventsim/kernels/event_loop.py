@@ -179,8 +179,11 @@ def _state_at(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal):
 
 
 @njit(cache=True)
-def _advance(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal, track, rd_vmax, rd_tmax, rd_vint):
-    """Advance neuron j's record to time t; for tracked (read-out) neurons update max V and its integral."""
+def _advance(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal, track, rd_vmax, rd_tmax, rd_vint, rd_imax):
+    """Advance neuron j's record to time t; for tracked (read-out) neurons update max V and its integral.
+
+    ``rd_imax`` receives I at the maximum (just before any input arriving there, i.e. the left limit).
+    """
     t0 = st[j, 2]
     if t <= t0:
         return
@@ -189,10 +192,15 @@ def _advance(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal, track, rd_vmax, rd_t
         I0 = st[j, 1]
         dt = t - t0
         vm, sm = interval_max(V0, I0, dt, tau_m, tau_s, v_l)
+        V1, I1 = free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
         if vm > rd_vmax[j]:
             rd_vmax[j] = vm
-            rd_tmax[j] = t if sm == dt else t0 + sm
-        V1, I1 = free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
+            if sm == dt:
+                rd_tmax[j] = t
+                rd_imax[j] = I1
+            else:
+                rd_tmax[j] = t0 + sm
+                _, rd_imax[j] = free_evolve(V0, I0, sm, tau_m, tau_s, v_l, k, c, equal)
         # exact integral of V over [t0, t]: from tau_m dV = (-(V - v_l) + I) dt and tau_s dI = -I dt
         rd_vint[j] += v_l * dt + tau_s * (I0 - I1) - tau_m * (V1 - V0)
         st[j, 0] = V1
@@ -228,7 +236,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                in_t, in_id, v_init, t_max,
                rec_t, rec_n, rec_V, rec_I,
                out_t, out_id, out_I, max_spikes,
-               rd_vmax, rd_tmax, rd_vint, stats):
+               rd_vmax, rd_tmax, rd_vint, rd_imax, stats):
     """Simulate one sample exactly on [0, t_max] ms.
 
     Network arrays: ``pop_of[j]`` population of neuron j; per-population parameters; fan-out CSR
@@ -273,6 +281,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             rd_vmax[j] = v_init[j]
             rd_tmax[j] = 0.0
             rd_vint[j] = 0.0
+            rd_imax[j] = 0.0
         if v_th_p[p] < INF:
             lb = crossing_lower_bound(v_init[j], 0.0, tau_m_p[p], v_l_p[p], v_th_p[p], fmp[p])
             if lb <= t_max:
@@ -355,7 +364,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             vl = v_l_p[p]
             vt = v_th_p[p]
             vr = v_r_p[p]
-            _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint)
+            _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
             if exact[j]:
                 # threshold crossing: emit a spike
                 if n_sp < cap:
@@ -423,7 +432,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             ts = tau_s_p[pt]
             vl = v_l_p[pt]
             vr = v_r_p[pt]
-            _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint)
+            _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
             st[jt, 1] += wk
             vt = v_th_p[pt]
             if vt < INF and wk != 0.0:
@@ -458,7 +467,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
         p = pop_of[j]
         if track_p[p]:
             _advance(st, j, t_max, tau_m_p[p], tau_s_p[p], v_l_p[p], v_r_p[p], kp[p], cp[p], eqp[p],
-                     True, rd_vmax, rd_tmax, rd_vint)
+                     True, rd_vmax, rd_tmax, rd_vint, rd_imax)
     return n_sp
 
 
@@ -468,7 +477,7 @@ def run_batch(samples, pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, 
               in_t, in_id, in_off, v_init, t_max,
               rec_t, rec_n, rec_V, rec_I,
               out_t, out_id, out_I, counts, max_spikes,
-              rd_vmax, rd_tmax, rd_vint, stats):
+              rd_vmax, rd_tmax, rd_vint, rd_imax, stats):
     """Run ``run_sample`` for each sample index in ``samples`` in parallel (numba prange).
 
     Output row b (spike buffers of shape (len(samples), cap), read-out and record arrays) belongs
@@ -482,4 +491,4 @@ def run_batch(samples, pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, 
                                indptr, tgt, w, d, in_t[a0:a1], in_id[a0:a1], v_init[s], t_max,
                                rec_t, rec_n, rec_V[b], rec_I[b],
                                out_t[b], out_id[b], out_I[b], max_spikes,
-                               rd_vmax[b], rd_tmax[b], rd_vint[b], stats[b])
+                               rd_vmax[b], rd_tmax[b], rd_vint[b], rd_imax[b], stats[b])

@@ -203,3 +203,13 @@ def interval_max(V0, I0, dt, tau_m, tau_s, v_l):
         if Ve > best:
             best, sbest = Ve, s_ext
     return best, sbest
+
+
+@njit(cache=True, inline="always")
+def decay_factors(dt, tau_m, tau_s, k, c, equal):
+    """(exp(-dt/tau_m), exp(-dt/tau_s), f(dt)) with f the PSP kernel of ``free_evolve``."""
+    em = math.exp(-dt / tau_m)
+    if equal:
+        return em, em, dt / tau_m * em
+    x = math.expm1(c * dt)
+    return em, em * (1.0 + x), -k * em * x
