@@ -60,7 +60,8 @@ class FirstSpikeCE(Loss):
     (as the reference code does). If the label neuron is silent: ``"none"`` (default) the sample
     contributes no gradient (no spike, no gradient); ``"phantom"`` injects, at t_max, the gradient a
     spike at t_max would receive, as a kick of the adjoint voltage (a heuristic that pushes the
-    neuron towards firing). The loss value treats a silent label neuron as firing at t_max.
+    neuron towards firing). The loss value treats a silent label neuron as firing at t_max in the
+    cross-entropy and leaves out its regulariser term.
     """
 
     population: str = "out"
@@ -90,7 +91,9 @@ class FirstSpikeCE(Loss):
         e = np.exp(z - zmax)
         s = e / e.sum(axis=1, keepdims=True)
         tl = tt[np.arange(B), y]
-        per = -np.log(s[np.arange(B), y]) + self.alpha * (np.exp(tl / self.tau1) - 1.0)
+        # a silent label neuron counts as firing at t_max in the cross-entropy; its regulariser term
+        # is left out (exp(t_max / tau1) would swamp the value while carrying no gradient)
+        per = -np.log(s[np.arange(B), y]) + np.where(lab_fires, self.alpha * (np.exp(tl / self.tau1) - 1.0), 0.0)
         # dL/dt per sample (before the 1/B of the mean):
         #   label l: (1 - s_l)/tau0 + (alpha/tau1) exp(t_l/tau1);  other firing k: -s_k/tau0
         g = np.where(fires, -s / self.tau0, 0.0)

@@ -1,7 +1,7 @@
 """scikit-learn's handwritten digits (8x8 images, 1797 samples, shipped inside scikit-learn).
 
 ``digits_arrays(split)`` returns pixel intensities scaled to [0, 1] (dimensionless) and integer
-labels, on a fixed stratified split: 1437 training and 360 test samples (20 % per class, rounded),
+labels, on a fixed stratified split: 1438 training and 359 test samples (20 % per class, rounded),
 drawn with ``numpy.random.default_rng(0)``. The split never changes between versions, so results
 are comparable across runs and across models (LIF/EventProp and EGRU use the same split).
 """
@@ -35,7 +35,7 @@ def _split_indices() -> Tuple[np.ndarray, np.ndarray]:
 def digits_arrays(split: str = "train") -> Tuple[np.ndarray, np.ndarray]:
     """Return ``(X, y)``: X float64 of shape (n, 64) in [0, 1], row-major pixels; y int64 in 0..9.
 
-    ``split`` is ``"train"`` (1437 samples), ``"test"`` (360) or ``"all"`` (1797, original order).
+    ``split`` is ``"train"`` (1438 samples), ``"test"`` (359) or ``"all"`` (1797, original order).
     """
     from sklearn.datasets import load_digits
 

@@ -28,7 +28,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .lif import crossing_lower_bound, free_evolve, interval_max, next_crossing, psp_max
+from .lif import crossing_lower_bound, crossing_possible, free_evolve, interval_max, next_crossing, psp_max
 
 INF = np.inf
 EXACT_WINDOW = 1.0  # ms: a reached lower bound triggers an exact search only if the next bound is closer
@@ -407,7 +407,11 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                     hsize = _nh_set(heap, pos, key, hsize, j, INF)
                     continue
                 if lb - t_now > EXACT_WINDOW:
-                    hsize = _nh_set(heap, pos, key, hsize, j, lb)
+                    # far away: defer, unless the neuron provably cannot cross at all (then drop it)
+                    if crossing_possible(st[j, 0], st[j, 1], tm, ts, vl, vt):
+                        hsize = _nh_set(heap, pos, key, hsize, j, lb)
+                    else:
+                        hsize = _nh_set(heap, pos, key, hsize, j, INF)
                     continue
                 stats[1] += 1
                 s = next_crossing(st[j, 0], st[j, 1], tm, ts, vl, vt, t_max - t_now, t_now)

@@ -192,6 +192,27 @@ def next_crossing(V0, I0, tau_m, tau_s, v_l, v_th, horizon, t0):
 
 
 @njit(cache=True)
+def crossing_possible(V0, I0, tau_m, tau_s, v_l, v_th):
+    """Whether V will ever reach v_th from (V0 < v_th, I0) without further input (exact, no root solve).
+
+    V has at most one extremum: a crossing happens iff the extremum is a value >= v_th, or V tends
+    to an asymptote v_l > v_th.
+    """
+    if V0 >= v_th:
+        return True
+    if v_l + (I0 if I0 > 0.0 else 0.0) <= v_th:
+        return False
+    if v_l > v_th:
+        return True
+    k, c, equal = pop_consts(tau_m, tau_s)
+    s_ext = extremum_time(V0, I0, tau_m, tau_s, v_l, k, c, equal)
+    if s_ext <= 0.0:
+        return False
+    Ve, _ = free_evolve(V0, I0, s_ext, tau_m, tau_s, v_l, k, c, equal)
+    return Ve >= v_th
+
+
+@njit(cache=True)
 def interval_max(V0, I0, dt, tau_m, tau_s, v_l):
     """(V_max, s_max) of V over the open-closed interval (0, dt]; s_max in (0, dt]."""
     k, c, equal = pop_consts(tau_m, tau_s)
