@@ -13,9 +13,9 @@ from .connectome import Connectome, load_connectome
 from .result import Result
 from .simulate import simulate
 from .io import load, load_network, load_spikes, save_spikes
-from . import optim, losses, eventprop
+from . import optim, losses, eventprop, train, data
 
 __all__ = [
     "LIFParams", "SpikeBatch", "Network", "Population", "Projection", "psp_peak", "Connectome",
-    "load_connectome", "Result", "simulate", "load", "load_network", "load_spikes", "save_spikes", "optim", "losses", "eventprop",
+    "load_connectome", "Result", "simulate", "load", "load_network", "load_spikes", "save_spikes", "optim", "losses", "eventprop", "train", "data",
 ]

@@ -70,7 +70,8 @@ def fit(net: Network, inputs: SpikeBatch, labels: np.ndarray, loss: LossSpec, t_
         epochs: int = 10, batch_size: int = 32, lr: float = 5e-3, lr_decay: float = 0.95,
         optimizer: str = "adam", seed: int = 0, val: Optional[Tuple[SpikeBatch, np.ndarray]] = None,
         checkpoint: Optional[str] = None, resume: bool = False, grad_clip: Optional[float] = None,
-        progress: bool = True, callback: Optional[Callable[[int, Dict], None]] = None) -> Dict[str, List[float]]:
+        progress: bool = True, callback: Optional[Callable[[int, Dict], None]] = None,
+        restore_best: bool = False) -> Dict[str, List[float]]:
     """Train ``net`` in place with EventProp gradients; returns the history.
 
     Args:
@@ -87,6 +88,8 @@ def fit(net: Network, inputs: SpikeBatch, labels: np.ndarray, loss: LossSpec, t_
         grad_clip: optional max global gradient norm.
         progress: tqdm bar with loss and accuracy.
         callback: called as ``callback(epoch, history)`` after every epoch.
+        restore_best: with ``val``, end with the weights of the epoch of best validation accuracy
+            (``history["best_epoch"]`` records it).
     """
     from .optim import SGD
 
@@ -113,6 +116,9 @@ def fit(net: Network, inputs: SpikeBatch, labels: np.ndarray, loss: LossSpec, t_
                 raise ValueError(f"checkpoint {checkpoint!r} does not match the network ({k})")
             params[k][...] = w
         opt.load_state_dict(state)
+    if restore_best and val is None:
+        raise ValueError("restore_best needs val=(inputs, labels)")
+    best = (-1.0, None, -1)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -140,6 +146,8 @@ def fit(net: Network, inputs: SpikeBatch, labels: np.ndarray, loss: LossSpec, t_
             vl, va = evaluate(net, val[0], val[1], loss, t_max)
             history["val_loss"].append(vl)
             history["val_acc"].append(va)
+            if restore_best and va > best[0]:
+                best = (va, {k: v.copy() for k, v in params.items()}, epoch)
         history["epoch_s"].append(time.perf_counter() - t0)
         if checkpoint is not None:
             save_checkpoint(checkpoint, net, opt, epoch + 1, history)
@@ -147,4 +155,8 @@ def fit(net: Network, inputs: SpikeBatch, labels: np.ndarray, loss: LossSpec, t_
             callback(epoch, history)
     if bar is not None:
         bar.close()
+    if restore_best and best[1] is not None:
+        for k, v in best[1].items():
+            params[k][...] = v
+        history["best_epoch"] = [float(best[2])]
     return history

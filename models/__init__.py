@@ -1,0 +1,1 @@
+"""Ready architectures and training recipes (import each module on its own)."""
