@@ -1,14 +1,20 @@
 """Losses for EventProp training, with their derivatives with respect to what the simulation exposes.
 
-Each loss maps a ``Result`` and integer labels (shape (n_samples,)) to a scalar (mean over the
-batch) and provides the pieces the adjoint pass needs:
+Every loss is a mean over the batch. ``loss.value_and_parts(result, labels)`` returns the value and a
+dict of the pieces the adjoint pass (``eventsim.eventprop``) needs, all already divided by the batch
+size (arrays of shape (n_samples, n_neurons_of_population) unless noted):
 
-- ``spike_time_grads``: dL/dt_k for individual spikes (first-spike-time losses),
-- ``vmax_grads``: dL/dV_max for non-spiking read-outs (max-voltage loss),
-- ``vint_grads``: dL/dQ with Q = integral of V over [0, t_max] (voltage-integral loss).
+- ``first_spike_grad``: dL/dt of each neuron's first spike (ms^-1), 0 for silent neurons;
+- ``spike_grad``: dL/dt_k for every recorded spike k (shape (n_spikes,), aligned with ``Result.times``);
+- ``vmax_grad``: dL/dVmax of non-spiking read-outs (Vmax = max of V over [0, t_max]);
+- ``vint_grad``: dL/dQ of non-spiking read-outs (Q = integral of V over [0, t_max], ms);
+- ``phantom_grad``: heuristic dL/dt of a *missing* spike, applied as if it occurred at t_max;
+- ``spike_kick``: heuristic kick added to dL/dV just before every spike of a neuron.
 
-Exact losses: ``FirstSpikeCE``, ``MaxVoltageCE``, ``VoltageIntegralCE``. ``SpikeCountReg`` is a
-documented heuristic (spike counts are piecewise constant, their exact gradient is zero).
+Exact (the gradient returned is the true gradient of the value for the current spike pattern):
+``FirstSpikeCE`` (for samples whose label neuron fires), ``MaxVoltageCE``, ``VoltageIntegralCE``.
+Heuristic (documented, not a gradient of anything): ``FirstSpikeCE(silent="phantom")`` for samples
+whose label neuron is silent, and ``SpikeCountReg``. Losses are combined by passing a list.
 """
 from __future__ import annotations
 
@@ -26,42 +32,77 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def check_labels(labels, n_samples: int, n_classes: int) -> np.ndarray:
-    """Labels as int64 of shape (n_samples,) in [0, n_classes); ValueError otherwise."""
+    """Labels as int64 of shape (n_samples,) in [0, n_classes); ValueError naming ``labels`` otherwise."""
     y = np.asarray(labels)
     if y.shape != (n_samples,):
-        raise ValueError(f"labels must have shape ({n_samples},), got {y.shape}")
-    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must be integers in [0, {n_classes}), got range [{y.min()}, {y.max()}]")
+        raise ValueError(f"labels must have shape ({n_samples},) (one per sample), got {y.shape}")
+    if y.size and not (np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.bool_)):
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"labels must be in [0, {n_classes}) (the population size), "
+                         f"got range [{y.min()}, {y.max()}]")
     return y.astype(np.int64)
 
 
 class Loss:
-    """Base class. ``population`` names the population the loss reads."""
+    """Base class. ``population`` names the population the loss reads; ``kind`` is 'spiking' or 'readout'."""
 
     population: str = "out"
-    kind = "none"
+    needs = "spiking"
+
+    def check(self, net) -> None:
+        """ValueError if ``population`` does not exist in ``net`` or is of the wrong kind."""
+        pop = net.population(self.population)  # ValueError naming it if absent
+        if pop.is_input:
+            raise ValueError(f"{type(self).__name__}: population {self.population!r} is an input population")
+        spiking = pop.params.spiking
+        if self.needs == "spiking" and not spiking:
+            raise ValueError(f"{type(self).__name__} needs a spiking population; {self.population!r} is a "
+                             "non-spiking read-out (v_th=inf)")
+        if self.needs == "readout" and spiking:
+            raise ValueError(f"{type(self).__name__} needs a non-spiking read-out population "
+                             f"(LIFParams.readout(), v_th=inf); {self.population!r} spikes")
 
     def value_and_parts(self, result, labels) -> Tuple[float, Dict[str, np.ndarray]]:  # pragma: no cover
         raise NotImplementedError
+
+    def value(self, result, labels) -> float:
+        """The loss value only."""
+        return float(self.value_and_parts(result, labels)[0])
 
     def predict(self, result) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
 
+def _check_pos(name, v):
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {v!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be positive and finite, got {v!r}")
+    return v
+
+
 @dataclass
 class FirstSpikeCE(Loss):
-    """Cross-entropy on first-spike times with the Wunderlich & Pehle (2021) regulariser.
+    """Cross-entropy on first-spike times with the Wunderlich & Pehle (2021) regulariser (exact).
 
-    ``L = mean_b[ -log softmax(-t_b / tau0)[label_b] + alpha (exp(t_b[label_b] / tau1) - 1) ]``,
-    t = first spike time (ms) of each output neuron. Paper values tau0 = 0.5 ms, tau1 = 6.4 ms,
-    alpha = 3e-3. Only the first spike of each output neuron receives dL/dt.
+    ``L = mean_b[ -log softmax(-t_b / tau0)[label_b] + alpha (exp(t_b[label_b] / tau1) - 1) ]``, with
+    t = first spike time (ms) of each neuron of ``population``. Paper (Yin-Yang) values tau0 = 0.5 ms,
+    tau1 = 6.4 ms, alpha = 3e-3. Only the first spike of each neuron receives dL/dt:
+    ``(1 - s_l)/tau0 + (alpha/tau1) exp(t_l/tau1)`` for the label neuron l, ``-s_k/tau0`` for the
+    others (s = softmax(-t/tau0)), divided by the batch size.
 
-    Silent neurons (policy ``silent``): output neurons that never fire are left out of the softmax
-    (as the reference code does). If the label neuron is silent: ``"none"`` (default) the sample
-    contributes no gradient (no spike, no gradient); ``"phantom"`` injects, at t_max, the gradient a
-    spike at t_max would receive, as a kick of the adjoint voltage (a heuristic that pushes the
-    neuron towards firing). The loss value treats a silent label neuron as firing at t_max in the
-    cross-entropy and leaves out its regulariser term.
+    Silent neurons (``silent``): output neurons that never fire are left out of the softmax, as in
+    the reference code. If the label neuron is silent the value counts it as firing at t_max in
+    the cross-entropy and leaves out its regulariser term; the gradient for that sample is:
+
+    - ``"none"`` (default, as the reference code): zero (no spike, no gradient);
+    - ``"phantom"``: a heuristic push towards firing: dL/dV of the label neuron is kicked at t_max by
+      ``-G tau_mem / (v_th - v_leak)``, where G is the dL/dt a label spike at t_max would get (the
+      adjoint jump of a spike at t_max with the reference slope (v_th - v_leak)/tau_mem). This is
+      not the gradient of the value (the value is flat in the label neuron's weights there).
     """
 
     population: str = "out"
@@ -69,74 +110,75 @@ class FirstSpikeCE(Loss):
     tau1: float = 6.4
     alpha: float = 3e-3
     silent: str = "none"
-    kind = "first_spike"
+    needs = "spiking"
 
     def __post_init__(self):
-        for n in ("tau0", "tau1"):
-            v = getattr(self, n)
-            if not (np.isfinite(v) and v > 0):
-                raise ValueError(f"{n} must be positive (ms), got {v!r}")
-        if not (self.alpha >= 0):
-            raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
+        self.tau0 = _check_pos("tau0", self.tau0)
+        self.tau1 = _check_pos("tau1", self.tau1)
+        if not (isinstance(self.alpha, (int, float)) and math.isfinite(self.alpha) and self.alpha >= 0):
+            raise ValueError(f"alpha must be a finite number >= 0, got {self.alpha!r}")
         if self.silent not in ("none", "phantom"):
             raise ValueError(f"silent must be 'none' or 'phantom', got {self.silent!r}")
 
     def _terms(self, t: np.ndarray, y: np.ndarray, t_max: float):
         B, C = t.shape
+        r = np.arange(B)
         fires = np.isfinite(t)
-        lab_fires = fires[np.arange(B), y]
+        lab_fires = fires[r, y]
         tt = np.where(fires, t, t_max)
         z = np.where(fires | (np.arange(C)[None, :] == y[:, None]), -tt / self.tau0, -np.inf)
         zmax = z.max(axis=1, keepdims=True)
         e = np.exp(z - zmax)
         s = e / e.sum(axis=1, keepdims=True)
-        tl = tt[np.arange(B), y]
-        # a silent label neuron counts as firing at t_max in the cross-entropy; its regulariser term
-        # is left out (exp(t_max / tau1) would swamp the value while carrying no gradient)
-        per = -np.log(s[np.arange(B), y]) + np.where(lab_fires, self.alpha * (np.exp(tl / self.tau1) - 1.0), 0.0)
-        # dL/dt per sample (before the 1/B of the mean):
-        #   label l: (1 - s_l)/tau0 + (alpha/tau1) exp(t_l/tau1);  other firing k: -s_k/tau0
+        tl = tt[r, y]
+        per = -np.log(s[r, y]) + np.where(lab_fires, self.alpha * np.expm1(tl / self.tau1), 0.0)
         g = np.where(fires, -s / self.tau0, 0.0)
-        g[np.arange(B), y] = (1.0 - s[np.arange(B), y]) / self.tau0 + (self.alpha / self.tau1) * np.exp(tl / self.tau1)
+        g_lab = (1.0 - s[r, y]) / self.tau0 + (self.alpha / self.tau1) * np.exp(tl / self.tau1)
+        g[r, y] = g_lab
         g[~lab_fires] = 0.0
-        return per, g, lab_fires, s, tl
+        return per, g, lab_fires, g_lab
 
     def value_and_parts(self, result, labels):
         t = result.first_spike_times(self.population)
-        y = check_labels(labels, t.shape[0], t.shape[1])
         B = t.shape[0]
-        per, g, lab_fires, s, tl = self._terms(t, y, result.t_max)
+        y = check_labels(labels, B, t.shape[1])
+        if B == 0:
+            return 0.0, {}
+        per, g, lab_fires, g_lab = self._terms(t, y, result.t_max)
         parts = {"first_spike_grad": g / B}
         if self.silent == "phantom" and np.any(~lab_fires):
             ph = np.zeros_like(g)
             rows = np.flatnonzero(~lab_fires)
-            ph[rows, y[rows]] = ((1.0 - s[rows, y[rows]]) / self.tau0
-                                 + (self.alpha / self.tau1) * np.exp(tl[rows] / self.tau1)) / B
+            ph[rows, y[rows]] = g_lab[rows] / B
             parts["phantom_grad"] = ph
         return float(per.mean()), parts
 
     def predict(self, result) -> np.ndarray:
-        """Class of the earliest first spike; -1 if no output neuron fires. Ties: lowest index."""
+        """Class of the earliest first spike; -1 if no neuron fires. Ties: lowest index."""
         t = result.first_spike_times(self.population)
-        pred = np.argmin(t, axis=1)
-        pred[~np.isfinite(t.min(axis=1))] = -1
+        pred = np.argmin(t, axis=1) if t.size else np.zeros(t.shape[0], np.int64)
+        pred[~np.isfinite(t.min(axis=1, initial=np.inf))] = -1
         return pred
 
 
 @dataclass
 class MaxVoltageCE(Loss):
-    """Cross-entropy on the maximum over [0, t_max] of V of non-spiking read-outs (v_th = inf).
+    """Cross-entropy on the maximum over [0, t_max] of V of non-spiking read-outs (v_th = inf), exact.
 
-    ``L = mean_b[ -log softmax(V_max,b)[label_b] ]``; ``dL/dV_max = (softmax - onehot) / B``.
+    ``L = mean_b[ -log softmax(V_max,b)[label_b] ]``; ``dL/dV_max = (softmax - onehot) / B``, applied
+    (envelope theorem) as a jump of dL/dV at the time of the maximum; a maximum sitting on an input
+    arrival (a kink) moves with that arrival (handled in the adjoint pass).
     """
 
     population: str = "out"
-    kind = "vmax"
+    needs = "readout"
 
     def value_and_parts(self, result, labels):
         vm = result.max_voltage(self.population)
-        y = check_labels(labels, vm.shape[0], vm.shape[1])
         B = vm.shape[0]
+        y = check_labels(labels, B, vm.shape[1])
+        if B == 0:
+            return 0.0, {}
         s = _softmax(vm)
         per = -np.log(np.maximum(s[np.arange(B), y], 1e-300))
         g = s.copy()
@@ -149,18 +191,21 @@ class MaxVoltageCE(Loss):
 
 @dataclass
 class VoltageIntegralCE(Loss):
-    """Cross-entropy on the time-averaged voltage of non-spiking read-outs ("sum" read-out).
+    """Cross-entropy on the time-averaged voltage of non-spiking read-outs ("sum" read-out), exact.
 
-    Logits ``m = Q / t_max`` with ``Q = integral_0^t_max V dt``; ``L = mean_b[-log softmax(m_b)[label_b]]``.
+    Logits ``m = Q / t_max`` with ``Q = integral_0^t_max V dt``; ``L = mean_b[-log softmax(m_b)[label_b]]``;
+    ``dL/dQ = (softmax - onehot) / (B t_max)``, a constant source of dL/dV over [0, t_max].
     """
 
     population: str = "out"
-    kind = "vint"
+    needs = "readout"
 
     def value_and_parts(self, result, labels):
         q = result.voltage_integral(self.population) / result.t_max
-        y = check_labels(labels, q.shape[0], q.shape[1])
         B = q.shape[0]
+        y = check_labels(labels, B, q.shape[1])
+        if B == 0:
+            return 0.0, {}
         s = _softmax(q)
         per = -np.log(np.maximum(s[np.arange(B), y], 1e-300))
         g = s.copy()
@@ -173,24 +218,50 @@ class VoltageIntegralCE(Loss):
 
 @dataclass
 class SpikeCountReg(Loss):
-    """Heuristic hidden-activity regulariser (NOT an exact gradient).
+    """Spike-count regulariser for hidden activity: a documented HEURISTIC, not an exact gradient.
 
-    Value ``0.5 * strength * mean_{b,n} (count_bn - target)^2``. Spike counts are piecewise constant,
-    so their exact gradient is zero; as in mlGeNN, every spike of neuron n in sample b instead gets
-    the spike-time derivative ``-strength * (count_bn - target) / (B * n)``, which moves spikes later
-    (towards disappearing) when a neuron fires too much and earlier when it fires too little.
+    Value (for monitoring): ``0.5 * strength * mean_b sum_n (c_bn - target)^2`` with c the spike
+    count of neuron n in sample b (or its batch mean, ``per_batch=True``). Counts are piecewise
+    constant in the weights, so the exact gradient of this value is zero almost everywhere. As in
+    mlGeNN's EventProp compiler (``RegLambdaUpper/Lower``), every spike of neuron n instead kicks the
+    adjoint voltage just before the spike: ``dL/dV -= ... `` in their lambda convention, here
+
+        a_V,n += strength_(upper|lower) * (c_bn - target) / B      (a_V = dL/dV, see docs/eventprop.md)
+
+    with ``strength`` used when c > target and ``strength_lower`` (default: ``strength``) otherwise.
+    A positive kick makes the gradient lower the neuron's input weights when it fires too much;
+    a silent neuron has no spike to kick, so the lower branch cannot revive it.
     """
 
     population: str = "hidden"
     target: float = 1.0
     strength: float = 1e-3
-    kind = "count_reg"
+    strength_lower: float = None
+    per_batch: bool = False
+    needs = "spiking"
+
+    def __post_init__(self):
+        for name in ("target", "strength"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.strength_lower is None:
+            self.strength_lower = self.strength
+        if not (isinstance(self.strength_lower, (int, float)) and math.isfinite(self.strength_lower)
+                and self.strength_lower >= 0):
+            raise ValueError(f"strength_lower must be a finite number >= 0, got {self.strength_lower!r}")
 
     def value_and_parts(self, result, labels):
         c = result.counts(self.population).astype(float)
-        B, n = c.shape
+        B = c.shape[0]
+        if B == 0:
+            return 0.0, {}
+        if self.per_batch:
+            c = np.broadcast_to(c.mean(axis=0, keepdims=True), c.shape)
         dev = c - self.target
-        return float(0.5 * self.strength * np.mean(dev ** 2)), {"count_dev": -self.strength * dev / (B * n)}
+        lam = np.where(dev > 0, self.strength, self.strength_lower)
+        value = 0.5 * float(np.mean(np.sum(lam * dev ** 2, axis=1)))
+        return value, {"spike_kick": lam * dev / B}
 
     def predict(self, result) -> np.ndarray:
         raise ValueError("SpikeCountReg is a regulariser; predict with the main loss")
@@ -200,7 +271,7 @@ LossSpec = Union[Loss, Sequence[Loss]]
 
 
 def as_list(loss: LossSpec) -> List[Loss]:
-    """A loss or a sequence of losses (summed) as a list; ValueError on anything else."""
+    """A loss or a sequence of losses (summed) as a list; ValueError naming ``loss`` on anything else."""
     items = list(loss) if isinstance(loss, (list, tuple)) else [loss]
     if not items:
         raise ValueError("loss must be a Loss or a non-empty list of Loss objects")

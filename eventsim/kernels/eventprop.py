@@ -1,20 +1,32 @@
-"""EventProp adjoint pass (Numba): backwards over the recorded events of each sample.
+"""EventProp adjoint pass (Numba): backwards in time over the recorded events of each sample.
 
-Sensitivities per neuron: a_V = dL/dV(t), a_I = dL/dI(t). Between events, going back by Delta ms
-(with a constant source g = dL/dQ for a voltage-integral loss on a read-out, else 0)::
+Sensitivities per neuron (our convention, see docs/eventprop.md): a_V(t) = dL/dV(t) (loss per unit
+voltage), a_I(t) = dL/dI(t). Going back by Delta ms from (a_V0, a_I0) with no event in between and
+a constant source g = dL/dQ (Q = integral of V over [0, t_max]; g = 0 unless a voltage-integral loss
+reads the neuron), from  da_V/dDelta = -a_V/tau_m + g,  da_I/dDelta = a_V/tau_m - a_I/tau_s::
 
-    a_V(Delta) = a_V0 e^{-Delta/tau_m} + g tau_m (1 - e^{-Delta/tau_m})
-    a_I(Delta) = a_I0 e^{-Delta/tau_s} + (a_V0 - g tau_m) f(Delta) + g tau_s (1 - e^{-Delta/tau_s})
+    a_V(Delta) = g tau_m + (a_V0 - g tau_m) e^{-Delta/tau_m}
+    a_I(Delta) = g tau_s + (a_I0 - g tau_s) e^{-Delta/tau_s} + (a_V0 - g tau_m) f(Delta)
 
-with f the forward PSP kernel. Events, in decreasing time; at equal times arrivals (reads) come
-before spikes (jumps), which come before injections:
+with f the forward PSP kernel ``tau_s/(tau_m - tau_s) (e^{-Delta/tau_m} - e^{-Delta/tau_s})``
+(``(Delta/tau_m) e^{-Delta/tau_m}`` if tau_m == tau_s; ``kernels.lif.decay_factors``).
 
-- arrival of synapse s (weight w) at target m at time t_a: dL/dw_s += a_I,m(t_a), and the spike k
-  that caused it accumulates  acc_k += w (a_V,m / tau_m - a_I,m / tau_s)   (a shift of the arrival);
-  if a max-voltage read-out peaks exactly at this arrival (a kink), acc_k -= dL/dVmax * dV/dt^-;
-- spike k of neuron n (I_k = I at the spike):  a_V,n <- (Vdot+ a_V,n + acc_k - G_k) / Vdot-
-  with tau_m Vdot- = I_k - (v_th - v_l), tau_m Vdot+ = I_k - (v_reset - v_l), G_k = dL/dt_k direct;
-- injection: a_V,m += value (max-voltage read-out at its maximum; phantom spikes at t_max).
+Events, in decreasing time; at equal times all arrival reads come first, then spike jumps, then
+injections (so coincident spikes see each other's "+" values):
+
+- arrival at time t_a of synapse s (weight w, delay d) from a source spike at target m:
+  ``dL/dw_s += a_I,m``;  the arrival-time derivative ``r_s = -w (a_V,m/tau_m - a_I,m/tau_s)``
+  (plus ``dL/dVmax_m * Vdot-_m(t_a)`` if a max-voltage read-out m peaks exactly at t_a: a kink);
+  ``dL/dd_s += r_s``; if the source is a neuron spike k, ``acc_k += r_s``.
+- spike k of neuron n at t_k with current I_k:  ``a_V,n <- (Vdot+ a_V,n - acc_k - G_k)/Vdot- + kick_k``
+  where ``tau_m Vdot- = I_k - (v_th - v_leak)``, ``tau_m Vdot+ = I_k - (v_reset - v_leak)``,
+  G_k = direct dL/dt_k, kick_k = heuristic regulariser kick (0 for exact losses). a_I continuous.
+- injection: ``a_V,m += value`` (max-voltage read-out at its maximum; phantom spikes at t_max).
+
+Arrivals are replayed from the recorded spikes (and input spikes) with a max-heap holding one entry
+per source spike: its latest not yet replayed delay group (fan-out rows are sorted by delay, groups
+are contiguous); after a group is replayed the source's next earlier group is pushed. Memory is
+O(spikes + neurons) per sample; each synapse event costs O(1) plus O(log spikes) per delay group.
 """
 from __future__ import annotations
 
@@ -23,11 +35,85 @@ from numba import njit, prange
 
 from .lif import decay_factors
 
+NEG_INF = -np.inf
+
 
 @njit(cache=True)
-def _backward_sample(b, e0, e1, ev_t, ev_type, ev_a, ev_b, ev_val, sp_ids, sp_I, G, s0, n_sp,
-                     pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, track_p,
-                     g_start, g_end, tgt, w, gint, tmax, imax, vmax, gmax, t_max, grad):
+def _heap_push(hk, hq, hg, size, key, q, g):
+    """Push (key, q, g) on a max-heap of arrays; returns the new size."""
+    i = size
+    hk[i] = key
+    hq[i] = q
+    hg[i] = g
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[i] > hk[p]:
+            hk[i], hk[p] = hk[p], hk[i]
+            hq[i], hq[p] = hq[p], hq[i]
+            hg[i], hg[p] = hg[p], hg[i]
+            i = p
+        else:
+            break
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(hk, hq, hg, size):
+    """Remove the root (the caller read it); returns the new size."""
+    size -= 1
+    if size == 0:
+        return 0
+    hk[0] = hk[size]
+    hq[0] = hq[size]
+    hg[0] = hg[size]
+    i = 0
+    while True:
+        l = 2 * i + 1
+        if l >= size:
+            break
+        m = l
+        r = l + 1
+        if r < size and hk[r] > hk[l]:
+            m = r
+        if hk[m] > hk[i]:
+            hk[i], hk[m] = hk[m], hk[i]
+            hq[i], hq[m] = hq[m], hq[i]
+            hg[i], hg[m] = hg[m], hg[i]
+            i = m
+        else:
+            break
+    return size
+
+
+@njit(cache=True, inline="always")
+def _back_to(aV, aI, tl, m, t, tau_m, tau_s, k, c, equal, g):
+    """Propagate neuron m's adjoint back from tl[m] to t <= tl[m] (source g = dL/dQ)."""
+    dt = tl[m] - t
+    if dt > 0.0:
+        em, es, f = decay_factors(dt, tau_m, tau_s, k, c, equal)
+        aV0 = aV[m]
+        if g != 0.0:
+            aV[m] = g * tau_m + (aV0 - g * tau_m) * em
+            aI[m] = g * tau_s + (aI[m] - g * tau_s) * es + (aV0 - g * tau_m) * f
+        else:
+            aV[m] = aV0 * em
+            aI[m] = aI[m] * es + aV0 * f
+        tl[m] = t
+
+
+@njit(cache=True)
+def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id,
+                    pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p,
+                    g_ptr, g_start, g_end, g_d, tgt, w,
+                    gint, gmax, tmax, vmax, imax, inj_ph, t_max, want_d, grad, dgrad):
+    """Adjoint pass of one sample; adds dL/dw (and dL/dd if ``want_d``) per global synapse to ``grad``/``dgrad``.
+
+    Spikes ``sp_t, sp_id, sp_I`` (time-sorted, with G and kick per spike), input spikes ``in_t, in_id``
+    (global source ids). Delay groups of the fan-out CSR: source j owns groups
+    ``g_ptr[j]:g_ptr[j+1]`` (increasing delay ``g_d``), group g covers synapses
+    ``g_start[g]:g_end[g]``. Per neuron (length N): ``gint`` (dL/dQ), ``gmax`` (dL/dVmax), ``tmax``,
+    ``vmax``, ``imax`` (I just before the maximum), ``inj_ph`` (a_V kick at t_max).
+    """
     N = pop_of.size
     n_pop = tau_m_p.size
     kp = np.empty(n_pop)
@@ -45,67 +131,135 @@ def _backward_sample(b, e0, e1, ev_t, ev_type, ev_a, ev_b, ev_val, sp_ids, sp_I,
     aV = np.zeros(N)
     aI = np.zeros(N)
     tl = np.full(N, t_max)
+    n_sp = sp_t.size
+    n_in = in_t.size
     acc = np.zeros(n_sp)
-    for e in range(e0, e1):
-        t = ev_t[e]
-        typ = ev_type[e]
-        if typ == 0:
-            ai = ev_a[e]
-            g = ev_b[e]
+
+    # injections (few): max-voltage read-outs at their maximum, phantom kicks at t_max
+    n_inj = 0
+    for m in range(N):
+        if gmax[m] != 0.0:
+            n_inj += 1
+        if inj_ph[m] != 0.0:
+            n_inj += 1
+    it = np.empty(n_inj)
+    iv = np.empty(n_inj)
+    im = np.empty(n_inj, dtype=np.int64)
+    q = 0
+    for m in range(N):
+        if gmax[m] != 0.0:
+            it[q] = tmax[m]
+            iv[q] = gmax[m]
+            im[q] = m
+            q += 1
+        if inj_ph[m] != 0.0:
+            it[q] = t_max
+            iv[q] = inj_ph[m]
+            im[q] = m
+            q += 1
+    iord = np.argsort(-it)
+
+    # arrival heap: one entry per source spike (inputs first, then recorded spikes)
+    n_src = n_in + n_sp
+    hk = np.empty(n_src)
+    hq = np.empty(n_src, dtype=np.int64)
+    hg = np.empty(n_src, dtype=np.int64)
+    hs = 0
+    for q in range(n_src):
+        if q < n_in:
+            j = in_id[q]
+            ts = in_t[q]
+        else:
+            j = sp_id[q - n_in]
+            ts = sp_t[q - n_in]
+        g = g_ptr[j + 1] - 1
+        while g >= g_ptr[j] and ts + g_d[g] > t_max:
+            g -= 1
+        if g >= g_ptr[j]:
+            hs = _heap_push(hk, hq, hg, hs, ts + g_d[g], q, g)
+
+    k = n_sp - 1
+    ii = 0
+    while True:
+        ta = hk[0] if hs > 0 else NEG_INF
+        tk = sp_t[k] if k >= 0 else NEG_INF
+        ti = it[iord[ii]] if ii < n_inj else NEG_INF
+        if ta == NEG_INF and tk == NEG_INF and ti == NEG_INF:
+            break
+        if ta >= tk and ta >= ti:
+            # replay one delay group of one source spike
+            t = ta
+            q = hq[0]
+            g = hg[0]
+            hs = _heap_pop(hk, hq, hg, hs)
+            if q < n_in:
+                j = in_id[q]
+                ts = in_t[q]
+            else:
+                j = sp_id[q - n_in]
+                ts = sp_t[q - n_in]
+            r_sum = 0.0
             for kk in range(g_start[g], g_end[g]):
                 m = tgt[kk]
                 p = pop_of[m]
-                dt = tl[m] - t
-                if dt > 0.0:
-                    em, es, f = decay_factors(dt, tau_m_p[p], tau_s_p[p], kp[p], cp[p], eqp[p])
-                    src = gint[m]
-                    aV0 = aV[m]
-                    tmm = tau_m_p[p]
-                    aV[m] = aV0 * em + src * tmm * (1.0 - em)
-                    aI[m] = aI[m] * es + (aV0 - src * tmm) * f + src * tau_s_p[p] * (1.0 - es)
-                    tl[m] = t
+                tm = tau_m_p[p]
+                tsy = tau_s_p[p]
+                _back_to(aV, aI, tl, m, t, tm, tsy, kp[p], cp[p], eqp[p], gint[m])
                 grad[kk] += aI[m]
-                if ai >= 0:
-                    acc[ai - s0] += w[kk] * (aV[m] / tau_m_p[p] - aI[m] / tau_s_p[p])
-                    if track_p[p] and gmax[m] != 0.0 and tmax[m] == t:
-                        vdm = (-(vmax[m] - v_l_p[p]) + imax[m]) / tau_m_p[p]
-                        acc[ai - s0] -= gmax[m] * vdm
+                r = -w[kk] * (aV[m] / tm - aI[m] / tsy)
+                if gmax[m] != 0.0 and tmax[m] == t:
+                    # the read-out peaks exactly at this arrival (a kink): the maximum moves with it
+                    r += gmax[m] * (imax[m] - (vmax[m] - v_l_p[p])) / tm
+                r_sum += r
+                if want_d:
+                    dgrad[kk] += r
+            if q >= n_in:
+                acc[q - n_in] += r_sum
+            if g > g_ptr[j]:
+                hs = _heap_push(hk, hq, hg, hs, ts + g_d[g - 1], q, g - 1)
+        elif tk >= ti:
+            n = sp_id[k]
+            p = pop_of[n]
+            tm = tau_m_p[p]
+            _back_to(aV, aI, tl, n, tk, tm, tau_s_p[p], kp[p], cp[p], eqp[p], gint[n])
+            Ik = sp_I[k]
+            vdm = (Ik - (v_th_p[p] - v_l_p[p])) / tm
+            vdp = (Ik - (v_r_p[p] - v_l_p[p])) / tm
+            aV[n] = (vdp * aV[n] - acc[k] - G[k]) / vdm + kick[k]
+            k -= 1
         else:
-            m = ev_a[e]
+            e = iord[ii]
+            m = im[e]
             p = pop_of[m]
-            dt = tl[m] - t
-            if dt > 0.0:
-                em, es, f = decay_factors(dt, tau_m_p[p], tau_s_p[p], kp[p], cp[p], eqp[p])
-                src = gint[m]
-                aV0 = aV[m]
-                tmm = tau_m_p[p]
-                aV[m] = aV0 * em + src * tmm * (1.0 - em)
-                aI[m] = aI[m] * es + (aV0 - src * tmm) * f + src * tau_s_p[p] * (1.0 - es)
-                tl[m] = t
-            if typ == 1:
-                k = ev_b[e]
-                Ik = sp_I[k]
-                vdm = (Ik - (v_th_p[p] - v_l_p[p])) / tau_m_p[p]
-                vdp = (Ik - (v_r_p[p] - v_l_p[p])) / tau_m_p[p]
-                aV[m] = (vdp * aV[m] + acc[k - s0] - G[k]) / vdm
-            else:
-                aV[m] += ev_val[e]
+            _back_to(aV, aI, tl, m, ti, tau_m_p[p], tau_s_p[p], kp[p], cp[p], eqp[p], gint[m])
+            aV[m] += iv[e]
+            ii += 1
 
 
 @njit(cache=True, parallel=True)
-def backward_batch(ev_off, ev_t, ev_type, ev_a, ev_b, ev_val, sp_off, sp_ids, sp_I, G,
-                   pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, track_p,
-                   g_start, g_end, tgt, w, gint, tmax, imax, vmax, gmax, t_max, grad):
-    """Adjoint pass for every sample in parallel; ``grad`` (n_samples, n_synapses) gets dL/dw per sample.
+def backward_batch(n_chunks, sp_off, sp_t, sp_id, sp_I, G, kick, in_off, in_t, in_id,
+                   pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p,
+                   g_ptr, g_start, g_end, g_d, tgt, w,
+                   gint, gmax, tmax, vmax, imax, inj_ph, t_max, want_d, grad, dgrad):
+    """Adjoint pass for all samples: samples are split into ``n_chunks`` contiguous chunks run in parallel.
 
-    Events of sample b are ``ev_*[ev_off[b]:ev_off[b+1]]``, already sorted (time descending, then
-    type: 0 arrival group, 1 spike, 2 injection). For arrivals ``ev_a`` is the global index of the
-    causing neuron spike (-1 for an input spike) and ``ev_b`` the delay group; for spikes ``ev_a``
-    is the neuron and ``ev_b`` the spike index; for injections ``ev_a`` is the neuron and ``ev_val``
-    the value added to a_V.
+    ``grad`` (and ``dgrad`` if ``want_d``, else shape (n_chunks, 0)) has shape (n_chunks, n_synapses):
+    row c accumulates the gradients of the samples of chunk c (no races; the caller sums the rows,
+    so the result is deterministic for a given ``n_chunks``). Per-sample arrays are CSR over samples
+    (``sp_off``, ``in_off``) or have one row per sample (``gint``, ``gmax``, ``tmax``, ``vmax``,
+    ``imax``, ``inj_ph``).
     """
-    for b in prange(ev_off.size - 1):
-        s0 = sp_off[b]
-        _backward_sample(b, ev_off[b], ev_off[b + 1], ev_t, ev_type, ev_a, ev_b, ev_val, sp_ids, sp_I, G,
-                         s0, sp_off[b + 1] - s0, pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, track_p,
-                         g_start, g_end, tgt, w, gint[b], tmax[b], imax[b], vmax[b], gmax[b], t_max, grad[b])
+    B = sp_off.size - 1
+    for c in prange(n_chunks):
+        b0 = (B * c) // n_chunks
+        b1 = (B * (c + 1)) // n_chunks
+        for b in range(b0, b1):
+            s0 = sp_off[b]
+            s1 = sp_off[b + 1]
+            i0 = in_off[b]
+            i1 = in_off[b + 1]
+            backward_sample(sp_t[s0:s1], sp_id[s0:s1], sp_I[s0:s1], G[s0:s1], kick[s0:s1], in_t[i0:i1],
+                            in_id[i0:i1], pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p,
+                            g_ptr, g_start, g_end, g_d, tgt, w,
+                            gint[b], gmax[b], tmax[b], vmax[b], imax[b], inj_ph[b], t_max, want_d,
+                            grad[c], dgrad[c])
