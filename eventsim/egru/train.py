@@ -1,0 +1,107 @@
+"""Training loop for EGRU sequence models (classification or regression), NumPy + Numba.
+
+``fit`` runs mini-batch BPTT with the shared optimisers (``eventsim.optim``): each epoch shuffles
+the training set with ``numpy.random.default_rng([seed, epoch])``; per batch it computes loss and
+gradients (``EGRUClassifier.loss_and_grad``), clips the joint gradient norm (``clip_grad_norm``),
+takes an Adam step and clamps the thresholds to [0, 1]. After each epoch it evaluates on the
+optional validation set. The returned history has one entry per epoch:
+
+``epoch``, ``train_loss`` (mean over batches, regulariser included), ``train_acc``,
+``train_activity`` (mean fraction of units emitting per step), ``back_fraction`` (mean fraction
+of units whose error is propagated through R), ``grad_norm`` (mean, before clipping), ``lr``,
+``val_loss``, ``val_acc``, ``val_activity``, ``time`` (s since start), plus ``fwd_macs`` /
+``fwd_macs_dense`` / ``bwd_macs`` / ``bwd_macs_dense`` summed over the epoch.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Dict, List, Optional, Union
+
+import numpy as np
+
+from ..optim import Adam, Optimizer, Schedule, clip_grad_norm
+from .model import EGRUClassifier
+from .params import check_size
+
+
+def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10, batch_size: int = 64,
+        lr: Schedule = 1e-3, clip: Optional[float] = 1.0, X_val: Optional[np.ndarray] = None,
+        y_val: Optional[np.ndarray] = None, activity_reg: float = 0.0, activity_target: float = 0.0,
+        seed: int = 0, optimizer: Optional[Optimizer] = None, progress: bool = False,
+        callback: Optional[Callable[[int, Dict[str, List[float]]], None]] = None) -> Dict[str, List[float]]:
+    """Train ``model`` in place on (X (n, T, I), y (n,) labels or targets); returns the history.
+
+    ``lr``: float or schedule (e.g. ``optim.ExponentialDecay``) for the default Adam, or pass your
+    own ``optimizer`` over ``model.params``. ``clip``: max joint gradient L2 norm (None: no clipping).
+    ``activity_reg``/``activity_target``: see ``EGRUClassifier.loss_and_grad``. ``callback(epoch,
+    history)`` runs after every epoch. ``progress``: print one line per epoch.
+    """
+    if not isinstance(model, EGRUClassifier):
+        raise ValueError(f"model must be an EGRUClassifier, got {type(model).__name__}")
+    epochs = check_size("epochs", epochs)
+    batch_size = check_size("batch_size", batch_size)
+    if clip is not None and not (np.isfinite(clip) and clip > 0):
+        raise ValueError(f"clip must be positive or None, got {clip!r}")
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("give both X_val and y_val or neither")
+    params = model.params
+    opt = optimizer if optimizer is not None else Adam(params, lr=lr)
+    keys = ["epoch", "train_loss", "train_acc", "train_activity", "back_fraction", "grad_norm", "lr",
+            "val_loss", "val_acc", "val_activity", "time", "fwd_macs", "fwd_macs_dense", "bwd_macs", "bwd_macs_dense"]
+    hist: Dict[str, List[float]] = {k: [] for k in keys}
+    t0 = time.perf_counter()
+    n = len(X)
+    for ep in range(epochs):
+        order = np.random.default_rng([seed, ep]).permutation(n)
+        s_loss = s_acc = s_act = s_back = s_gn = 0.0
+        nb = 0
+        macs = {"fwd_macs": 0, "fwd_macs_dense": 0, "bwd_macs": 0, "bwd_macs_dense": 0}
+        lr_now = opt.current_lr()
+        for a in range(0, n, batch_size):
+            idx = order[a:a + batch_size]
+            loss, grads, info = model.loss_and_grad(X[idx], y[idx], activity_reg=activity_reg,
+                                                    activity_target=activity_target)
+            gn = clip_grad_norm(grads, clip) if clip is not None else float(
+                np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+            opt.step(grads)
+            model.clamp_thresholds()
+            s_loss += loss
+            s_acc += info.get("accuracy", np.nan)
+            s_act += info["mean_activity"]
+            s_back += info["back_fraction"]
+            s_gn += gn
+            nb += 1
+            macs["fwd_macs"] += info["fwd_macs"]["total"]
+            macs["fwd_macs_dense"] += info["fwd_macs"]["total_dense"]
+            macs["bwd_macs"] += info["bwd_macs"]["total"]
+            macs["bwd_macs_dense"] += info["bwd_macs"]["total_dense"]
+        hist["epoch"].append(ep + 1)
+        hist["train_loss"].append(s_loss / nb)
+        hist["train_acc"].append(s_acc / nb)
+        hist["train_activity"].append(s_act / nb)
+        hist["back_fraction"].append(s_back / nb)
+        hist["grad_norm"].append(s_gn / nb)
+        hist["lr"].append(lr_now)
+        for k, v in macs.items():
+            hist[k].append(float(v))
+        if X_val is not None:
+            ev = model.evaluate(X_val, y_val)
+            hist["val_loss"].append(ev["loss"])
+            hist["val_acc"].append(ev.get("accuracy", np.nan))
+            hist["val_activity"].append(ev["activity"])
+        else:
+            for k in ("val_loss", "val_acc", "val_activity"):
+                hist[k].append(np.nan)
+        hist["time"].append(time.perf_counter() - t0)
+        if progress:
+            print(f"epoch {ep + 1:3d}  loss {hist['train_loss'][-1]:.4f}  train acc {hist['train_acc'][-1]:.4f}  "
+                  f"act {hist['train_activity'][-1]:.3f}  val loss {hist['val_loss'][-1]:.4f}  "
+                  f"val acc {hist['val_acc'][-1]:.4f}  val act {hist['val_activity'][-1]:.3f}  "
+                  f"lr {lr_now:.2e}  {hist['time'][-1]:.1f}s", flush=True)
+        if callback is not None:
+            callback(ep, hist)
+    return hist

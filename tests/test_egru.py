@@ -1,0 +1,485 @@
+"""EGRU: Numba kernels against oracles (dense NumPy reference, torch autograd in float64, central
+finite differences with a smooth stand-in for the Heaviside), sparse == dense BPTT, limits and
+validation. Sizes are small so the whole file runs in seconds (after Numba's first compile)."""
+import numpy as np
+import pytest
+import torch
+
+from eventsim.egru import (EGRU, EGRUClassifier, EGRUConfig, EGRULayer, reference_backward,
+                           reference_forward)
+from eventsim.kernels import egru as K
+
+torch.set_default_dtype(torch.float64)
+
+
+def random_layer(I, H, seed, *, width=1.0, gamma=0.7, surrogate="triangle", smooth_k=8.0, r_scale=0.6,
+                 mask_density=None):
+    """A layer with O(1) weights and thresholds spread over [0.02, 0.7], so that a sizeable fraction
+    of units emits (events in both directions of every comparison)."""
+    rng = np.random.default_rng(seed)
+    cfg = EGRUConfig(gamma=gamma, width=width, surrogate=surrogate, smooth_k=smooth_k)
+    params = {"W": rng.normal(0, 0.8, (I, 3 * H)), "R": rng.normal(0, r_scale, (H, 3 * H)),
+              "b_x": rng.normal(0, 0.5, 3 * H), "b_r": rng.normal(0, 0.3, 3 * H),
+              "thr": rng.uniform(0.02, 0.7, H)}
+    mask = None if mask_density is None else rng.random((H, 3 * H)) < mask_density
+    return EGRULayer(I, H, cfg, params=params, recurrent_mask=mask)
+
+
+def random_state(B, H, seed):
+    rng = np.random.default_rng(seed)
+    y0 = rng.normal(0, 0.5, (B, H)) * (rng.random((B, H)) < 0.4)
+    return y0, rng.normal(0, 0.3, (B, H)), rng.normal(0, 0.2, (B, H))
+
+
+CASES = [  # (B, T, I, H, width, seed)
+    (3, 7, 4, 6, 1.0, 0),
+    (5, 11, 2, 9, 0.3, 1),
+    (2, 4, 5, 17, 0.5, 2),
+    (4, 1, 3, 5, 0.25, 3),
+]
+
+
+@pytest.mark.parametrize("B,T,I,H,width,seed", CASES)
+def test_forward_matches_dense_reference(B, T, I, H, width, seed):
+    layer = random_layer(I, H, seed, width=width)
+    x = np.random.default_rng(seed + 10).normal(size=(B, T, I))
+    st = random_state(B, H, seed + 20)
+    run = layer.forward(x, st)
+    ref = reference_forward(x, layer.params, st)
+    assert np.abs(ref["v"]).min() > 1e-9  # no event decided by round-off
+    assert 0.05 < run.activity < 0.95
+    np.testing.assert_allclose(run.y, ref["y"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(run.trace, ref["trace"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(run.cache["c"][:, 1:], ref["c"], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(run.o, ref["o"] > 0)
+    np.testing.assert_allclose(run.state[1], ref["c"][:, -1], atol=1e-12)
+    np.testing.assert_allclose(run.state[2], ref["trace"][:, -1], atol=1e-12)
+    # recurrent MACs: 3H per emitting unit of the previous step (y0 counts for step 0)
+    ev = np.concatenate([(st[0] != 0)[:, None], ref["o"][:, :-1] > 0], axis=1).sum()
+    assert run.rec_macs == ev * 3 * H
+    np.testing.assert_array_equal(run.ev_cnt, (ref["o"] > 0).sum(axis=2))
+
+
+def _grads_external(B, T, H, seed):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(B, T, H)), rng.normal(size=(B, T, H)), rng.normal(size=(B, T, H))
+
+
+@pytest.mark.parametrize("B,T,I,H,width,seed", CASES)
+def test_sparse_backward_equals_dense_backward_exactly_and_reference(B, T, I, H, width, seed):
+    layer = random_layer(I, H, seed, width=width)
+    x = np.random.default_rng(seed + 10).normal(size=(B, T, I))
+    st = random_state(B, H, seed + 20)
+    run = layer.forward(x, st)
+    dy, dtr, do = _grads_external(B, T, H, seed + 30)
+    sp = layer.backward(run, dy, dtr, do, need_dx=True, need_dstate=True)
+    de = layer.backward(run, dy, dtr, do, need_dx=True, need_dstate=True, dense=True)
+    for k in sp.grads:
+        np.testing.assert_array_equal(sp.grads[k], de.grads[k], err_msg=k)
+    np.testing.assert_array_equal(sp.dx, de.dx)
+    for a, b in zip(sp.dstate, de.dstate):
+        np.testing.assert_array_equal(a, b)
+    ref = reference_forward(x, layer.params, st)
+    g = reference_backward(x, layer.params, ref, dy, dtr, do, gamma=0.7, width=width)
+    for k in ("W", "R", "b_x", "b_r", "thr"):
+        np.testing.assert_allclose(sp.grads[k], g[k], rtol=1e-11, atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(sp.dx, g["x"], rtol=1e-11, atol=1e-12)
+    for a, k in zip(sp.dstate, ("y0", "c0", "tr0")):
+        np.testing.assert_allclose(a, g[k], rtol=1e-11, atol=1e-12, err_msg=k)
+    # the sparse pass did strictly less work whenever some unit was far below threshold
+    if T > 1 and np.any(ref["v"][:, :-1] <= -width):
+        assert sp.rec_macs < de.rec_macs
+        assert sp.back_fraction < 1.0
+    # dR rows of units that never emitted (and were not in y0) are exactly zero
+    silent = ~((ref["o"][:, :-1] > 0).any(axis=(0, 1)) | (st[0] != 0).any(axis=0))
+    assert np.all(sp.grads["R"][silent] == 0)
+
+
+# ------------------------------------------------------------------ torch autograd oracle
+class _Spike(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, v, gamma, width):
+        ctx.save_for_backward(v)
+        ctx.gamma, ctx.width = gamma, width
+        return (v > 0).to(v.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (v,) = ctx.saved_tensors
+        return g * ctx.gamma * torch.clamp(1.0 - v.abs() / ctx.width, min=0.0), None, None
+
+
+def torch_egru(x, W, R, b_x, b_r, thr, y, c, tr, gamma, width, alpha=0.9):
+    """Straightforward torch implementation of the EvNN equations (all units dense)."""
+    H = R.shape[0]
+    ys, trs, os = [], [], []
+    for t in range(x.shape[1]):
+        a = x[:, t] @ W + b_x
+        q = y @ R + b_r
+        z = torch.sigmoid(a[:, :H] + q[:, :H])
+        r = torch.sigmoid(a[:, H:2 * H] + q[:, H:2 * H])
+        g = torch.tanh(a[:, 2 * H:] + r * q[:, 2 * H:])
+        chat = z * c + (1 - z) * g
+        o = _Spike.apply(chat - thr, gamma, width)
+        y = o * chat
+        c = chat - o * thr
+        tr = alpha * tr + (1 - alpha) * y
+        ys.append(y)
+        trs.append(tr)
+        os.append(o)
+    return torch.stack(ys, 1), torch.stack(trs, 1), torch.stack(os, 1)
+
+
+@pytest.mark.parametrize("B,T,I,H,width,seed", CASES + [(3, 9, 3, 12, 2.0, 7)])
+def test_gradients_match_torch_autograd(B, T, I, H, width, seed):
+    layer = random_layer(I, H, seed, width=width)
+    x = np.random.default_rng(seed + 10).normal(size=(B, T, I))
+    st = random_state(B, H, seed + 20)
+    dy, dtr, do = _grads_external(B, T, H, seed + 30)
+    run = layer.forward(x, st)
+    ours = layer.backward(run, dy, dtr, do, need_dx=True, need_dstate=True)
+
+    names = ["W", "R", "b_x", "b_r", "thr"]
+    tp = {k: torch.tensor(layer.params[k], requires_grad=True) for k in names}
+    tx = torch.tensor(x, requires_grad=True)
+    ts = [torch.tensor(s, requires_grad=True) for s in st]
+    y, tr, o = torch_egru(tx, *(tp[k] for k in names), *ts, gamma=0.7, width=width)
+    np.testing.assert_allclose(run.y, y.detach().numpy(), atol=1e-12)
+    loss = (y * torch.tensor(dy)).sum() + (tr * torch.tensor(dtr)).sum() + (o * torch.tensor(do)).sum()
+    loss.backward()
+    for k in names:
+        np.testing.assert_allclose(ours.grads[k], tp[k].grad.numpy(), rtol=1e-10, atol=1e-11, err_msg=k)
+    np.testing.assert_allclose(ours.dx, tx.grad.numpy(), rtol=1e-10, atol=1e-11)
+    for a, t_ in zip(ours.dstate, ts):
+        np.testing.assert_allclose(a, t_.grad.numpy(), rtol=1e-10, atol=1e-11)
+
+
+def test_masked_recurrent_weights_match_torch_and_keep_sparsity():
+    B, T, I, H = 3, 8, 3, 10
+    layer = random_layer(I, H, 5, width=0.5, mask_density=0.3, r_scale=1.2)
+    m = layer.masks["R"]
+    assert np.all(layer.params["R"][~m] == 0) and 0.2 < m.mean() < 0.4
+    x = np.random.default_rng(1).normal(size=(B, T, I))
+    dy, dtr, do = _grads_external(B, T, H, 2)
+    run = layer.forward(x)
+    assert run.csr is not None and run.activity > 0.05
+    g = layer.backward(run, dy, dtr, do, need_dx=True)
+    # same model with a dense R that happens to contain zeros: same forward, same gradient on the mask
+    dense_layer = EGRULayer(I, H, layer.config, params=layer.params)
+    run2 = dense_layer.forward(x)
+    np.testing.assert_array_equal(run.y, run2.y)
+    g2 = dense_layer.backward(run2, dy, dtr, do, need_dx=True)
+    np.testing.assert_allclose(g.grads["R"][m], g2.grads["R"][m], rtol=1e-12, atol=1e-13)
+    assert np.all(g.grads["R"][~m] == 0) and np.any(g2.grads["R"][~m] != 0)
+    for k in ("W", "b_x", "b_r", "thr"):
+        np.testing.assert_allclose(g.grads[k], g2.grads[k], rtol=1e-12, atol=1e-13)
+    # CSR path does fewer recurrent MACs: only the stored entries of the emitting rows
+    assert run.rec_macs < 0.5 * run2.rec_macs
+    # torch with the masked matrix
+    names = ["W", "R", "b_x", "b_r", "thr"]
+    tp = {k: torch.tensor(layer.params[k], requires_grad=True) for k in names}
+    z = torch.zeros(B, H)
+    y, tr, o = torch_egru(torch.tensor(x), *(tp[k] for k in names), z, z, z, gamma=0.7, width=0.5)
+    ((y * torch.tensor(dy)).sum() + (tr * torch.tensor(dtr)).sum() + (o * torch.tensor(do)).sum()).backward()
+    np.testing.assert_allclose(g.grads["R"], tp["R"].grad.numpy() * m, rtol=1e-10, atol=1e-11)
+
+
+def test_sigmoid_surrogate_matches_central_finite_differences():
+    B, T, I, H, k = 2, 6, 3, 5, 8.0
+    layer = random_layer(I, H, 11, surrogate="sigmoid", smooth_k=k)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(B, T, I))
+    st = random_state(B, H, 4)
+    wy, wtr, wo = _grads_external(B, T, H, 5)
+
+    def loss(params, x, st):
+        lay = EGRULayer(I, H, layer.config, params=params)
+        r = lay.forward(x, st)
+        o = 1.0 / (1.0 + np.exp(-k * r.cache["v"]))
+        return float(np.sum(wy * r.y) + np.sum(wtr * r.trace) + np.sum(wo * o))
+
+    run = layer.forward(x, st)
+    assert np.all(run.ev_cnt == H)  # smooth stand-in: every unit "emits"
+    g = layer.backward(run, wy, wtr, wo, need_dx=True, need_dstate=True)
+    eps = 1e-6
+    for name in ("W", "R", "b_x", "b_r", "thr"):
+        p = {kk: v.copy() for kk, v in layer.params.items()}
+        num = np.zeros_like(p[name])
+        for ix in np.ndindex(p[name].shape):
+            old = p[name][ix]
+            p[name][ix] = old + eps
+            lp = loss(p, x, st)
+            p[name][ix] = old - eps
+            lm = loss(p, x, st)
+            p[name][ix] = old
+            num[ix] = (lp - lm) / (2 * eps)
+        np.testing.assert_allclose(g.grads[name], num, rtol=1e-5, atol=1e-7, err_msg=name)
+    num = np.zeros_like(x)
+    for ix in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[ix] += eps
+        xm[ix] -= eps
+        num[ix] = (loss(layer.params, xp, st) - loss(layer.params, xm, st)) / (2 * eps)
+    np.testing.assert_allclose(g.dx, num, rtol=1e-5, atol=1e-7)
+    for si in range(3):
+        num = np.zeros((B, H))
+        for ix in np.ndindex(B, H):
+            sp = [s.copy() for s in st]
+            sm = [s.copy() for s in st]
+            sp[si][ix] += eps
+            sm[si][ix] -= eps
+            num[ix] = (loss(layer.params, x, tuple(sp)) - loss(layer.params, x, tuple(sm))) / (2 * eps)
+        np.testing.assert_allclose(g.dstate[si], num, rtol=1e-5, atol=1e-7)
+
+
+def test_block_size_does_not_change_results():
+    B, T, I, H = 5, 6, 3, 8
+    layer = random_layer(I, H, 21, width=0.4)
+    x = np.random.default_rng(0).normal(size=(B, T, I))
+    Ax = np.ascontiguousarray((x.reshape(B * T, I) @ layer.params["W"]).reshape(B, T, 3 * H) + layer.params["b_x"])
+    z = np.zeros((B, H))
+    outs = []
+    for block in (1, 2, 5):
+        Y, TR = np.empty((B, T, H)), np.empty((B, T, H))
+        cache = [np.empty((B, T, H)) for _ in range(5)] + [np.empty((B, T + 1, H))]
+        ev = np.empty((B, T), np.int32)
+        last = [np.empty((B, H)) for _ in range(3)]
+        nm = np.zeros(B, np.int64)
+        K.egru_forward(Ax, layer.params["R"], np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), False,
+                       layer.params["b_r"], layer.params["thr"], 0.9, 0, 1.0, z, z, z, block, True, True, True,
+                       Y, TR, *cache, ev, *last, nm)
+        dP, dQ = np.empty((B, T, 3 * H)), np.empty((B, T, 3 * H))
+        dthr = np.zeros((B, H))
+        ds = [np.zeros((B, H)) for _ in range(3)]
+        nb = np.zeros((B, T), np.int64)
+        nmb = np.zeros(B, np.int64)
+        K.egru_backward(layer.params["R"], np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), False,
+                        layer.params["thr"], 0.9, 0, 1.0, 0.7, 0.4, False, True, block, *cache, np.ones((B, T, H)),
+                        True, np.ones((B, T, H)), False, np.zeros((0, 0, 0)), dP, dQ, dthr, *ds, nb, nmb)
+        outs.append([Y, TR, ev, dP, dQ, dthr] + ds)
+    for o in outs[1:]:
+        for a, b in zip(outs[0], o):
+            np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ limits
+def test_no_events_when_thresholds_are_high():
+    layer = EGRULayer(3, 7, seed=0)
+    layer.params["thr"][:] = 1.0  # |c^| < 1 always: nothing can cross
+    x = np.random.default_rng(0).normal(size=(4, 9, 3))
+    run = layer.forward(x)
+    assert run.activity == 0 and np.all(run.y == 0) and run.rec_macs == 0
+    g = layer.backward(run, np.ones_like(run.y), need_dx=True)
+    assert np.all(g.grads["R"] == 0)
+    # errors still flow through the internal state only via the pseudo-derivative (near threshold)
+    assert np.isfinite(g.grads["W"]).all()
+
+
+def test_every_unit_fires_when_threshold_is_zero_and_state_positive():
+    layer = EGRULayer(2, 6, seed=1)
+    layer.params["thr"][:] = 0.0
+    layer.params["b_x"][4 * 6 // 2 * 0 + 12:] = 5.0  # g ~ tanh(5) > 0 for every unit
+    layer.params["b_x"][:6] = -5.0  # z ~ 0: c^ ~ g > 0
+    run = layer.forward(np.zeros((2, 5, 2)))
+    assert run.activity == 1.0
+    np.testing.assert_allclose(run.y, np.tanh(5 + 0 * run.y), atol=0.05)
+
+
+def test_zero_input_zero_state_needs_no_recurrent_work_at_first_step():
+    layer = EGRULayer(2, 5, seed=2)
+    layer.params["thr"][:] = 1.0
+    run = layer.forward(np.zeros((3, 4, 2)))
+    # with zero input and zero biases: z = r = 1/2, g = 0, c stays 0, no events, no work at all
+    assert run.rec_macs == 0 and np.all(run.cache["c"] == 0) and np.all(run.cache["z"] == 0.5)
+
+
+def test_float32_forward_agrees_with_float64():
+    layer = random_layer(4, 16, 31, width=0.5)
+    l32 = EGRULayer(4, 16, layer.config, params=layer.params, dtype="float32")
+    x = np.random.default_rng(0).normal(size=(3, 10, 4))
+    r64 = layer.forward(x)
+    r32 = l32.forward(x)
+    assert r32.y.dtype == np.float32
+    ref = reference_forward(x, layer.params)
+    close = np.abs(ref["v"]) > 1e-4  # away from threshold the events must agree
+    np.testing.assert_array_equal(r32.o[close], r64.o[close])
+    np.testing.assert_allclose(r32.trace, r64.trace, atol=1e-4)
+
+
+# ------------------------------------------------------------------ stacks, classifier, training
+def test_two_layer_classifier_gradients_match_torch():
+    B, T, I, Hs, C = 4, 6, 3, [7, 5], 3
+    model = EGRUClassifier(I, Hs, C, readout="mean", config=EGRUConfig(width=0.6), seed=3)
+    rng = np.random.default_rng(4)
+    for l in model.egru.layers:  # stronger weights so that both layers emit
+        l.params["W"][...] = rng.normal(0, 1.0, l.params["W"].shape)
+        l.params["R"][...] = rng.normal(0, 0.6, l.params["R"].shape)
+        l.params["b_x"][...] = rng.normal(0, 0.5, l.params["b_x"].shape)
+        l.params["thr"][...] = rng.uniform(0.05, 0.5, l.params["thr"].shape)
+    x = rng.normal(size=(B, T, I))
+    labels = rng.integers(0, C, B)
+    loss, grads, info = model.loss_and_grad(x, labels, activity_reg=0.5, activity_target=0.05)
+    assert all(a > 0.1 for a in info["activity"])
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
+    h = torch.tensor(x)
+    reg = 0.0
+    for l in range(2):
+        z = torch.zeros(B, Hs[l])
+        y, tr, o = torch_egru(h, *(tp[f"l{l}.{k}"] for k in ("W", "R", "b_x", "b_r", "thr")), z, z, z,
+                              gamma=0.7, width=0.6)
+        reg = reg + 0.5 * torch.clamp(o.mean() - 0.05, min=0) ** 2
+        h = y
+    logits = tr.mean(1) @ tp["out.W"].T + tp["out.b"]
+    tl = torch.nn.functional.cross_entropy(logits, torch.tensor(labels)) + reg
+    tl.backward()
+    assert abs(loss - tl.item()) < 1e-12
+    for k in grads:
+        np.testing.assert_allclose(grads[k], tp[k].grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=k)
+    # the MAC bookkeeping: sparse forward did less recurrent work than a dense GRU
+    assert info["fwd_macs"]["rec"] < info["fwd_macs"]["rec_dense"]
+
+
+def test_mse_loss_gradient_matches_torch():
+    B, T, I, H = 3, 5, 2, 6
+    model = EGRUClassifier(I, H, 1, loss="mse", seed=1)
+    lay = model.egru.layers[0]
+    rng = np.random.default_rng(2)
+    lay.params["W"][...] = rng.normal(0, 1.0, lay.params["W"].shape)
+    lay.params["thr"][...] = 0.1
+    x = rng.normal(size=(B, T, I))
+    t = rng.normal(size=B)
+    loss, grads, _ = model.loss_and_grad(x, t)
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
+    z = torch.zeros(B, H)
+    _, tr, _ = torch_egru(torch.tensor(x), *(tp[f"l0.{k}"] for k in ("W", "R", "b_x", "b_r", "thr")), z, z, z,
+                          gamma=0.7, width=1.0)
+    out = tr[:, -1] @ tp["out.W"].T + tp["out.b"]
+    tl = ((out[:, 0] - torch.tensor(t)) ** 2).mean()
+    tl.backward()
+    assert abs(loss - tl.item()) < 1e-12
+    for k in grads:
+        np.testing.assert_allclose(grads[k], tp[k].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_training_reduces_loss_on_row_digits():
+    from eventsim.egru import fit, tasks
+
+    X, y = tasks.digits_sequences("train", "row")
+    X, y = X[:300], y[:300]
+    model = EGRUClassifier(8, 64, 10, seed=0)
+    l0 = model.evaluate(X, y)["loss"]
+    hist = fit(model, X, y, epochs=5, batch_size=32, lr=1e-2, clip=1.0)
+    l1 = model.evaluate(X, y)
+    assert l1["loss"] < 0.8 * l0
+    assert l1["accuracy"] > 0.35  # chance is 0.1
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+    assert np.all((model.egru.layers[0].params["thr"] >= 0) & (model.egru.layers[0].params["thr"] <= 1))
+
+
+def test_save_load_roundtrip(tmp_path):
+    model = EGRUClassifier(3, [6, 4], 2, seed=5, readout="mean",
+                           recurrent_masks=[np.random.default_rng(0).random((6, 18)) < 0.5, None])
+    x = np.random.default_rng(1).normal(size=(2, 5, 3))
+    path = tmp_path / "m.h5"
+    model.save(path)
+    m2 = EGRUClassifier.load(path)
+    np.testing.assert_array_equal(model.forward(x)[0], m2.forward(x)[0])
+    np.testing.assert_array_equal(m2.egru.layers[0].masks["R"], model.egru.layers[0].masks["R"])
+    assert m2.egru.layers[1].masks["R"] is None
+
+
+def test_from_ntt_result_uses_masks_and_weights():
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    I, H, C = 2, 5, 3
+    masks = {"W": rng.random((I, 3 * H)) < 0.7, "R": rng.random((H, 3 * H)) < 0.2, "W_out": np.ones((C, H), bool)}
+    params = {"W": rng.normal(size=(I, 3 * H)) * masks["W"], "R": rng.normal(size=(H, 3 * H)) * masks["R"],
+              "b_x": rng.normal(size=3 * H), "b_r": rng.normal(size=3 * H), "thr": rng.uniform(0, 1, H),
+              "W_out": rng.normal(size=(C, H)), "b_out": rng.normal(size=C)}
+    res = SimpleNamespace(twin_spec={"kind": "gru", "n_in": I, "n_hidden": H, "n_out": C, "n_steps": 4,
+                                     "gamma": 0.5, "width": 0.8, "thr_mean": 0.3, "trace_decay": 0.9},
+                          params=params, masks=masks)
+    model = EGRUClassifier.from_ntt(res)
+    lay = model.egru.layers[0]
+    assert lay.config.gamma == 0.5 and lay.config.width == 0.8
+    np.testing.assert_array_equal(lay.params["R"], params["R"])
+    np.testing.assert_array_equal(lay.masks["R"], masks["R"])
+    x = rng.normal(size=(3, 4, I))
+    loss, grads, _ = model.loss_and_grad(x, np.array([0, 1, 2]))
+    assert np.all(grads["l0.R"][~masks["R"]] == 0) and np.all(grads["l0.W"][~masks["W"]] == 0)
+    with pytest.raises(ValueError, match="kind"):
+        EGRUClassifier.from_ntt(SimpleNamespace(twin_spec={"kind": "mlp"}, params={}, masks={}))
+
+
+def test_task_generators():
+    from eventsim.egru import tasks
+
+    X, y = tasks.delayed_xor(200, 24, seed=1)
+    assert X.shape == (200, 24, 3) and set(np.unique(y)) == {0, 1}
+    for n in range(200):
+        t = np.flatnonzero(X[n, :, 1])
+        assert len(t) == 2 and t[0] < 6 <= t[1] < 12
+        assert y[n] == int((X[n, t[0], 0] > 0) != (X[n, t[1], 0] > 0))
+    assert np.all(X[:, -1, 2] == 1) and np.all(X[:, :-1, 2] == 0)
+    X, y = tasks.adding_problem(50, 10, seed=2)
+    for n in range(50):
+        t = np.flatnonzero(X[n, :, 1])
+        assert len(t) == 2 and abs(y[n] - X[n, t, 0].sum()) < 1e-15
+    Xp, _ = tasks.digits_sequences("test", "pixel")
+    Xr, _ = tasks.digits_sequences("test", "row")
+    n = len(Xp)
+    assert n > 300 and Xp.shape == (n, 64, 1) and Xr.shape == (n, 8, 8)
+    np.testing.assert_array_equal(Xp.reshape(n, 64), Xr.reshape(n, 64))
+
+
+# ------------------------------------------------------------------ validation
+def test_bad_inputs_raise_clear_errors():
+    layer = EGRULayer(3, 4, seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        layer.forward(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="3 features"):
+        layer.forward(np.zeros((2, 5, 4)))
+    x = np.zeros((2, 5, 3))
+    x[1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        layer.forward(x)
+    with pytest.raises(ValueError, match="state y0"):
+        layer.forward(np.zeros((2, 5, 3)), (np.zeros((3, 4)), np.zeros((2, 4)), np.zeros((2, 4))))
+    layer.params["thr"][2] = 1.5
+    with pytest.raises(ValueError, match=r"thr.*\[0, 1\].*unit 2"):
+        layer.forward(np.zeros((2, 5, 3)))
+    layer.params["thr"][2] = -0.1
+    with pytest.raises(ValueError, match="thr"):
+        layer.forward(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match="thr"):
+        EGRULayer(2, 3, params={"W": np.zeros((2, 9)), "R": np.zeros((3, 9)), "b_x": np.zeros(9),
+                                "b_r": np.zeros(9), "thr": np.array([0.2, np.nan, 0.1])})
+    with pytest.raises(ValueError, match="params\\['R'\\] must have shape"):
+        EGRULayer(2, 3, params={"W": np.zeros((2, 9)), "R": np.zeros((3, 3)), "b_x": np.zeros(9),
+                                "b_r": np.zeros(9), "thr": np.zeros(3)})
+    with pytest.raises(ValueError, match="mask for R"):
+        EGRULayer(2, 3, recurrent_mask=np.ones((3, 3), bool))
+    for kw, pat in [({"thr_mean": 1.0}, "thr_mean"), ({"gamma": 0}, "gamma"), ({"width": -1}, "width"),
+                    ({"trace_decay": 1.0}, "trace_decay"), ({"surrogate": "box"}, "surrogate"),
+                    ({"width": float("nan")}, "width")]:
+        with pytest.raises(ValueError, match=pat):
+            EGRUConfig(**kw)
+    with pytest.raises(ValueError, match="hidden_size"):
+        EGRULayer(2, 0)
+    with pytest.raises(ValueError, match="dtype"):
+        EGRULayer(2, 3, dtype="int32")
+    model = EGRUClassifier(3, 4, 2, seed=0)
+    with pytest.raises(ValueError, match="labels must lie"):
+        model.loss_and_grad(np.zeros((2, 5, 3)), np.array([0, 2]))
+    with pytest.raises(ValueError, match="readout"):
+        EGRUClassifier(3, 4, 2, readout="max")
+    run = layer
+    layer.params["thr"][2] = 0.5
+    r = run.forward(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match="dy must have shape"):
+        layer.backward(r, np.zeros((2, 5, 5)))
+    with pytest.raises(ValueError, match="store=True"):
+        layer.backward(layer.forward(np.zeros((2, 5, 3)), store=False))
+    with pytest.raises(ValueError, match="hidden_size"):
+        EGRU(3, [4, 0])
