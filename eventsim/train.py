@@ -1,50 +1,125 @@
 """Training loop for EventProp: mini-batches, Adam/SGD, learning-rate schedule, checkpoints, progress.
 
-``fit`` shuffles the training set each epoch with ``numpy.random.default_rng([seed, epoch])``, so a
-run is reproducible from its seed and a resumed run continues exactly (the checkpoint holds the
-network, the optimiser state, the epoch and the history). A mini-batch is simulated and
-back-propagated as one batch (samples in parallel inside the kernels).
+``fit(net, inputs, labels, loss, t_max, ...)`` trains ``net`` in place:
+
+- every epoch the training set is shuffled with one ``numpy.random.Generator`` (PCG64) built from
+  ``seed`` and carried across epochs; the last, partial mini-batch is kept;
+- a mini-batch is simulated and back-propagated as one batch by ``eventsim.eventprop.value_and_grad``
+  (samples run in parallel inside the Numba kernels), optionally clipped to a global gradient norm
+  (``eventsim.optim.clip_grad_norm``), and applied by the optimiser (``eventsim.optim.Adam`` or
+  ``SGD``); the learning rate is ``lr * lr_decay ** epoch`` (``ExponentialDecay``, stepped per batch);
+- after every epoch the optional validation set is evaluated, callbacks run, and a checkpoint is
+  written (HDF5, atomically).
+
+Checkpoint file (format ``eventsim.checkpoint``, version 1)::
+
+    attrs    epoch (epochs completed), optimizer ('Adam'|'SGD'), config (JSON: lr, lr_decay,
+             batch_size, seed, grad_clip, t_max, n_samples), rng_state (JSON of the PCG64 state),
+             best_val_acc, best_epoch
+    /network     the network (``eventsim.io.write_network_group``)
+    /optimizer   the optimiser's ``state_dict()`` (step count, Adam moments / SGD momentum)
+    /history     one float64 dataset per history key
+    /best        weights of the best validation epoch (only with ``restore_best``)
+
+Resuming (``resume=True``) restores all of it, so training 2 epochs equals training 1 epoch,
+resuming and training 1 more, bit for bit (tests/test_train.py).
 """
 from __future__ import annotations
 
+import json
+import math
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .eventprop import value_and_grad
 from .io import atomic_h5, open_h5, read_network_group, write_network_group
 from .losses import LossSpec, as_list
 from .network import Network
-from .optim import Adam, ExponentialDecay, Optimizer, clip_grad_norm
+from .optim import SGD, Adam, ExponentialDecay, Optimizer, clip_grad_norm
 from .simulate import simulate
 from .spikes import SpikeBatch
 
+History = Dict[str, List[float]]
+Callback = Callable[[int, History], Optional[bool]]
+HISTORY_KEYS = ("loss", "acc", "val_loss", "val_acc", "lr", "epoch_s")
 
-def evaluate(net: Network, inputs: SpikeBatch, labels: np.ndarray, loss: LossSpec, t_max: float,
+
+def _check_data(inputs, labels, name: str) -> np.ndarray:
+    if not isinstance(inputs, SpikeBatch):
+        raise ValueError(f"{name} must be a SpikeBatch (see eventsim.data.latency_encode), "
+                         f"got {type(inputs).__name__}")
+    y = np.asarray(labels)
+    if y.shape != (inputs.n_samples,):
+        raise ValueError(f"{name} labels must have shape ({inputs.n_samples},) (one per sample), got {y.shape}")
+    if y.size and not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name} labels must be integers, got dtype {y.dtype}")
+    return y.astype(np.int64)
+
+
+def _check_t_max(t_max) -> float:
+    try:
+        t = float(t_max)
+    except (TypeError, ValueError):
+        raise ValueError(f"t_max must be a number (ms), got {t_max!r}") from None
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"t_max must be positive and finite (ms), got {t_max!r}")
+    return t
+
+
+def predict(net: Network, inputs: SpikeBatch, loss: LossSpec, t_max: float, batch_size: int = 1000) -> np.ndarray:
+    """Predicted class per sample (the first loss's ``predict``; -1 where it cannot decide)."""
+    first = as_list(loss)[0]
+    t_max = _check_t_max(t_max)
+    out = []
+    for a in range(0, inputs.n_samples, batch_size):
+        idx = np.arange(a, min(inputs.n_samples, a + batch_size))
+        out.append(first.predict(simulate(net, inputs.subset(idx), t_max, progress=False)))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def evaluate(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float,
              batch_size: int = 1000) -> Tuple[float, float]:
-    """(mean loss, accuracy in [0, 1]) of ``net`` on a data set; the first loss predicts."""
+    """(mean loss, accuracy in [0, 1]) of ``net`` on a data set; the first loss predicts.
+
+    The loss is the sum of the losses in ``loss`` (as in training), averaged over the samples.
+    """
     losses = as_list(loss)
-    labels = np.asarray(labels)
+    labels = _check_data(inputs, labels, "evaluate")
+    t_max = _check_t_max(t_max)
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     n = inputs.n_samples
+    if n == 0:
+        raise ValueError("evaluate: inputs has no samples")
     tot_l, correct = 0.0, 0
-    for a in range(0, n, batch_size):
-        idx = np.arange(a, min(n, a + batch_size))
+    for a in range(0, n, int(batch_size)):
+        idx = np.arange(a, min(n, a + int(batch_size)))
         res = simulate(net, inputs.subset(idx), t_max, progress=False)
         for l in losses:
             v, _ = l.value_and_parts(res, labels[idx])
-            tot_l += v * idx.size
+            tot_l += float(v) * idx.size
         correct += int(np.sum(losses[0].predict(res) == labels[idx]))
     return tot_l / n, correct / n
 
 
-def save_checkpoint(path, net: Network, opt: Optimizer, epoch: int, history: Dict[str, List[float]],
-                    meta: Optional[Dict] = None) -> None:
-    """Write network, optimiser state, epoch and history (format ``eventsim.checkpoint``), atomically."""
+def accuracy(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float) -> float:
+    """Fraction of samples the first loss's ``predict`` gets right."""
+    return evaluate(net, inputs, labels, loss, t_max)[1]
+
+
+# ----------------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path, net: Network, opt: Optimizer, epoch: int, history: History, *,
+                    rng: Optional[np.random.Generator] = None, config: Optional[Dict] = None,
+                    best: Optional[Tuple[float, int, Dict[str, np.ndarray]]] = None) -> None:
+    """Write network, optimiser state, RNG state, epoch and history (format ``eventsim.checkpoint``)."""
     with atomic_h5(path, "eventsim.checkpoint") as f:
         f.attrs["epoch"] = int(epoch)
         f.attrs["optimizer"] = type(opt).__name__
+        f.attrs["config"] = json.dumps(config or {})
+        if rng is not None:
+            f.attrs["rng_state"] = json.dumps(rng.bit_generator.state)
         write_network_group(f.create_group("network"), net)
         g = f.create_group("optimizer")
         for k, v in opt.state_dict().items():
@@ -52,111 +127,217 @@ def save_checkpoint(path, net: Network, opt: Optimizer, epoch: int, history: Dic
         h = f.create_group("history")
         for k, v in history.items():
             h.create_dataset(k, data=np.asarray(v, dtype=np.float64))
-        for k, v in (meta or {}).items():
-            f.attrs[f"meta_{k}"] = v
+        if best is not None and best[2] is not None:
+            f.attrs["best_val_acc"] = float(best[0])
+            f.attrs["best_epoch"] = int(best[1])
+            b = f.create_group("best")
+            for k, v in best[2].items():
+                b.create_dataset(k, data=v)
 
 
-def load_checkpoint(path) -> Tuple[Network, Dict[str, np.ndarray], int, Dict[str, List[float]]]:
-    """(network, optimiser state dict, epoch, history) from a checkpoint file."""
+def load_checkpoint(path) -> Dict:
+    """Contents of a checkpoint as a dict: ``network`` (Network), ``optimizer_state``, ``optimizer``
+    (class name), ``epoch``, ``history``, ``rng_state`` (dict or None), ``config`` (dict) and ``best``
+    ((val_acc, epoch, weights) or None)."""
     with open_h5(path, "eventsim.checkpoint") as f:
         net = read_network_group(f["network"])
-        state = {}
+        state: Dict[str, np.ndarray] = {}
         f["optimizer"].visititems(lambda k, v: state.__setitem__(k, v[()]) if hasattr(v, "shape") else None)
-        history = {k: list(v[()]) for k, v in f["history"].items()}
-        return net, state, int(f.attrs["epoch"]), history
+        history = {k: [float(x) for x in v[()]] for k, v in f["history"].items()}
+        rng_state = json.loads(f.attrs["rng_state"]) if "rng_state" in f.attrs else None
+        best = None
+        if "best" in f:
+            best = (float(f.attrs["best_val_acc"]), int(f.attrs["best_epoch"]),
+                    {k: v[()] for k, v in f["best"].items()})
+        opt_name = f.attrs["optimizer"]
+        return {"network": net, "optimizer_state": state, "optimizer": str(opt_name),
+                "epoch": int(f.attrs["epoch"]), "history": history, "rng_state": rng_state,
+                "config": json.loads(f.attrs.get("config", "{}")), "best": best}
 
 
-def fit(net: Network, inputs: SpikeBatch, labels: np.ndarray, loss: LossSpec, t_max: float, *,
-        epochs: int = 10, batch_size: int = 32, lr: float = 5e-3, lr_decay: float = 0.95,
-        optimizer: str = "adam", seed: int = 0, val: Optional[Tuple[SpikeBatch, np.ndarray]] = None,
-        checkpoint: Optional[str] = None, resume: bool = False, grad_clip: Optional[float] = None,
-        progress: bool = True, callback: Optional[Callable[[int, Dict], None]] = None,
-        restore_best: bool = False) -> Dict[str, List[float]]:
-    """Train ``net`` in place with EventProp gradients; returns the history.
+# ------------------------------------------------------------------------------------- training
+def _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch) -> Optimizer:
+    if isinstance(optimizer, Optimizer):
+        for k, p in params.items():
+            if optimizer.params.get(k) is not p:
+                raise ValueError(f"optimizer must have been built on net.parameters() (key {k!r} differs)")
+        return optimizer
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam', 'sgd' or an eventsim.optim.Optimizer, got {optimizer!r}")
+    try:
+        lr_f = float(lr)
+    except (TypeError, ValueError):
+        raise ValueError(f"lr must be a positive number, got {lr!r}") from None
+    if not (math.isfinite(lr_f) and lr_f > 0):
+        raise ValueError(f"lr must be positive and finite, got {lr!r}")
+    if not (0 < lr_decay <= 1):
+        raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
+    schedule = ExponentialDecay(lr_f, float(lr_decay), every=steps_per_epoch)
+    return Adam(params, lr=schedule) if optimizer == "adam" else SGD(params, lr=schedule)
+
+
+def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, *,
+        optimizer: Union[str, Optimizer] = "adam", lr: float = 5e-3, lr_decay: float = 0.95,
+        epochs: int = 10, batch_size: int = 32, seed: int = 0,
+        val: Optional[Tuple[SpikeBatch, np.ndarray]] = None,
+        checkpoint: Optional[Union[str, Path]] = None, resume: bool = False,
+        grad_clip: Optional[float] = None, progress: bool = True,
+        callbacks: Union[None, Callback, Sequence[Callback]] = None,
+        restore_best: bool = False, eval_batch_size: int = 1000) -> History:
+    """Train ``net`` in place with exact EventProp gradients; returns the history.
 
     Args:
         net: network to train (its ``parameters()`` are updated in place).
-        inputs, labels: training set (SpikeBatch, int labels).
-        loss: loss or list of losses (``eventsim.losses``); the first one predicts.
+        inputs, labels: training set (SpikeBatch, int labels of shape (n_samples,)).
+        loss: loss or list of losses (``eventsim.losses``, summed); the first one predicts.
         t_max: simulated time per sample (ms).
-        epochs, batch_size: schedule; the last partial batch is kept.
-        lr, lr_decay: learning rate and its decay factor per epoch (ExponentialDecay).
-        optimizer: ``"adam"`` or ``"sgd"``.
-        seed: shuffling seed (per epoch ``default_rng([seed, epoch])``).
-        val: optional (inputs, labels) evaluated after every epoch.
-        checkpoint: HDF5 path written after every epoch; with ``resume`` training continues from it.
-        grad_clip: optional max global gradient norm.
-        progress: tqdm bar with loss and accuracy.
-        callback: called as ``callback(epoch, history)`` after every epoch.
-        restore_best: with ``val``, end with the weights of the epoch of best validation accuracy
-            (``history["best_epoch"]`` records it).
-    """
-    from .optim import SGD
+        optimizer: ``"adam"`` (b1 0.9, b2 0.999, eps 1e-8), ``"sgd"``, or an
+            ``eventsim.optim.Optimizer`` built on ``net.parameters()`` (then ``lr``/``lr_decay`` are
+            ignored: it carries its own schedule).
+        lr, lr_decay: learning rate and its decay factor per epoch (``ExponentialDecay``).
+        epochs: total number of epochs (a resumed run continues up to this number).
+        batch_size: samples per gradient step; the last partial batch is kept.
+        seed: seeds the shuffling generator (PCG64), whose state is checkpointed.
+        val: optional ``(inputs, labels)`` evaluated after every epoch (``val_loss``, ``val_acc``).
+        checkpoint: HDF5 path written after every epoch (atomic rename).
+        resume: continue from ``checkpoint`` (must exist; network shape and optimiser type must match).
+        grad_clip: optional maximum global L2 norm of the gradient.
+        progress: tqdm bar with the running loss and accuracy of the epoch.
+        callbacks: callable(s) ``cb(epoch, history)`` run after every epoch (``epoch`` counted from
+            0); one returning ``True`` stops training after that epoch.
+        restore_best: with ``val``: finish with the weights of the epoch of best validation accuracy
+            (earliest on ties); ``history["best_epoch"]`` holds that epoch (0-based).
+        eval_batch_size: samples per simulation call when evaluating ``val``.
 
-    labels = np.asarray(labels)
-    if labels.shape != (inputs.n_samples,):
-        raise ValueError(f"labels must have shape ({inputs.n_samples},), got {labels.shape}")
-    if int(epochs) < 0 or int(batch_size) < 1:
-        raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got {epochs!r}, {batch_size!r}")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    Returns:
+        history: dict of per-epoch lists ``loss``/``acc`` (running means over the epoch, while the
+        weights change), ``val_loss``/``val_acc`` (after the epoch; empty without ``val``), ``lr``
+        (learning rate at the start of the epoch), ``epoch_s`` (wall time, s); ``best_epoch``.
+    """
+    from .eventprop import value_and_grad
+
+    if not isinstance(net, Network):
+        raise ValueError(f"net must be a Network, got {type(net).__name__}")
+    labels = _check_data(inputs, labels, "inputs")
+    losses = as_list(loss)
+    for l in losses:
+        l.check(net)
+    t_max = _check_t_max(t_max)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if grad_clip is not None and not (isinstance(grad_clip, (int, float)) and math.isfinite(grad_clip)
+                                      and grad_clip > 0):
+        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
     n = inputs.n_samples
-    steps_per_epoch = (n + batch_size - 1) // batch_size
-    schedule = ExponentialDecay(lr, lr_decay, every=steps_per_epoch)
-    params = net.parameters()
-    opt = Adam(params, lr=schedule) if optimizer == "adam" else SGD(params, lr=schedule)
-    history: Dict[str, List[float]] = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "epoch_s": []}
-    start = 0
-    if resume:
-        if checkpoint is None or not Path(checkpoint).exists():
-            raise ValueError(f"resume needs an existing checkpoint, got {checkpoint!r}")
-        cnet, state, start, history = load_checkpoint(checkpoint)
-        for k, w in cnet.parameters().items():
-            if k not in params or params[k].shape != w.shape:
-                raise ValueError(f"checkpoint {checkpoint!r} does not match the network ({k})")
-            params[k][...] = w
-        opt.load_state_dict(state)
+    if n == 0:
+        raise ValueError("inputs has no samples")
+    if val is not None:
+        if not (isinstance(val, (tuple, list)) and len(val) == 2):
+            raise ValueError("val must be a pair (inputs: SpikeBatch, labels)")
+        val = (val[0], _check_data(val[0], val[1], "val"))
     if restore_best and val is None:
         raise ValueError("restore_best needs val=(inputs, labels)")
-    best = (-1.0, None, -1)
+    if callbacks is None:
+        callbacks = []
+    elif callable(callbacks):
+        callbacks = [callbacks]
+    else:
+        callbacks = list(callbacks)
+        for c in callbacks:
+            if not callable(c):
+                raise ValueError(f"callbacks must be callables, got {type(c).__name__}")
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and not ckpt.parent.exists():
+        raise ValueError(f"checkpoint: folder {str(ckpt.parent)!r} does not exist")
+
+    steps_per_epoch = (n + batch_size - 1) // batch_size
+    params = net.parameters()
+    opt = _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch)
+    rng = np.random.Generator(np.random.PCG64(int(seed)))
+    history: History = {k: [] for k in HISTORY_KEYS}
+    best: Tuple[float, int, Optional[Dict[str, np.ndarray]]] = (-1.0, -1, None)
+    config = {"lr": lr if not isinstance(optimizer, Optimizer) else None, "lr_decay": lr_decay,
+              "batch_size": int(batch_size), "seed": int(seed), "grad_clip": grad_clip, "t_max": t_max,
+              "n_samples": int(n)}
+    start = 0
+    if resume:
+        if ckpt is None or not ckpt.exists():
+            raise ValueError(f"resume needs an existing checkpoint file, got checkpoint={checkpoint!r}")
+        c = load_checkpoint(ckpt)
+        cparams = c["network"].parameters()
+        if set(cparams) != set(params):
+            raise ValueError(f"checkpoint {str(ckpt)!r} has projections {sorted(cparams)}, "
+                             f"the network has {sorted(params)}")
+        for k, w in cparams.items():
+            if params[k].shape != w.shape:
+                raise ValueError(f"checkpoint {str(ckpt)!r}: projection {k} has shape {w.shape}, "
+                                 f"the network has {params[k].shape}")
+        if c["optimizer"] != type(opt).__name__:
+            raise ValueError(f"checkpoint {str(ckpt)!r} was written with optimizer {c['optimizer']}, "
+                             f"resuming with {type(opt).__name__}")
+        for k, w in cparams.items():
+            params[k][...] = w
+        opt.load_state_dict(c["optimizer_state"])
+        if c["rng_state"] is not None:
+            rng.bit_generator.state = c["rng_state"]
+        start = c["epoch"]
+        history = {k: list(c["history"].get(k, [])) for k in HISTORY_KEYS}
+        if c["best"] is not None:
+            best = c["best"]
+
     bar = None
-    if progress:
+    if progress and epochs > start:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=(epochs - start) * steps_per_epoch, desc="train", unit="batch")
-    for epoch in range(start, epochs):
-        t0 = time.perf_counter()
-        order = np.random.default_rng([seed, epoch]).permutation(n)
-        tot, correct = 0.0, 0
-        for a in range(0, n, batch_size):
-            idx = order[a:a + batch_size]
-            L, grads, res = value_and_grad(net, inputs.subset(idx), labels[idx], loss, t_max, return_result=True)
-            if grad_clip is not None:
-                clip_grad_norm(grads, grad_clip)
-            opt.step(grads)
-            tot += L * idx.size
-            correct += int(np.sum(as_list(loss)[0].predict(res) == labels[idx]))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{tot / min(n, a + batch_size):.3f}",
-                                acc=f"{correct / min(n, a + batch_size):.3f}")
-        history["loss"].append(tot / n)
-        history["acc"].append(correct / n)
-        if val is not None:
-            vl, va = evaluate(net, val[0], val[1], loss, t_max)
-            history["val_loss"].append(vl)
-            history["val_acc"].append(va)
-            if restore_best and va > best[0]:
-                best = (va, {k: v.copy() for k, v in params.items()}, epoch)
-        history["epoch_s"].append(time.perf_counter() - t0)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, net, opt, epoch + 1, history)
-        if callback is not None:
-            callback(epoch, history)
-    if bar is not None:
-        bar.close()
-    if restore_best and best[1] is not None:
-        for k, v in best[1].items():
+        bar = tqdm(total=(epochs - start) * steps_per_epoch, desc="train", unit="batch", dynamic_ncols=True)
+    try:
+        for epoch in range(start, epochs):
+            t0 = time.perf_counter()
+            history["lr"].append(opt.current_lr())
+            order = rng.permutation(n)
+            tot, correct, seen = 0.0, 0, 0
+            for a in range(0, n, batch_size):
+                idx = order[a:a + batch_size]
+                L, grads, res = value_and_grad(net, inputs.subset(idx), labels[idx], losses, t_max,
+                                               return_result=True)
+                if not math.isfinite(L):
+                    raise FloatingPointError(f"loss became {L} at epoch {epoch}, batch {a // batch_size}")
+                if grad_clip is not None:
+                    clip_grad_norm(grads, grad_clip)
+                opt.step(grads)
+                seen += idx.size
+                tot += L * idx.size
+                correct += int(np.sum(losses[0].predict(res) == labels[idx]))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {tot / seen:.4f} acc {correct / seen:.4f}"
+                                        + (f" val {history['val_acc'][-1]:.4f}" if history["val_acc"] else ""))
+            history["loss"].append(tot / n)
+            history["acc"].append(correct / n)
+            if val is not None:
+                vl, va = evaluate(net, val[0], val[1], losses, t_max, batch_size=eval_batch_size)
+                history["val_loss"].append(vl)
+                history["val_acc"].append(va)
+                if restore_best and va > best[0]:
+                    best = (va, epoch, {k: v.copy() for k, v in params.items()})
+            history["epoch_s"].append(time.perf_counter() - t0)
+            if ckpt is not None:
+                save_checkpoint(ckpt, net, opt, epoch + 1, history, rng=rng, config=config,
+                                best=best if restore_best else None)
+            stop = False
+            for cb in callbacks:
+                stop = bool(cb(epoch, history)) or stop
+            if stop:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if restore_best and best[2] is not None:
+        for k, v in best[2].items():
             params[k][...] = v
-        history["best_epoch"] = [float(best[2])]
+        history["best_epoch"] = [float(best[1])]
     return history

@@ -1,6 +1,13 @@
-"""Built-in data sets (generated or shipped with a package; nothing is downloaded)."""
+"""Built-in data sets (generated or shipped with a package; nothing is downloaded).
+
+- ``yin_yang(split)``: the Yin-Yang data set (Kriener et al. 2021) as arrays; ``yin_yang_spikes(split)``
+  latency-coded (5 input neurons, bias spike at 0 ms).
+- ``digits_arrays(split)``: scikit-learn's 8x8 digits as arrays on a fixed split; ``digits(split)``
+  latency-coded (64 input neurons).
+- ``latency_encode(X, ...)``: values in [0, 1] -> one spike per feature (``SpikeBatch``).
+"""
 from .digits import digits_arrays
-from .encoding import latency_encode
+from .encoding import digits, latency_encode, yin_yang_spikes
 from .yin_yang import yin_yang, yin_yang_class
 
-__all__ = ["digits_arrays", "latency_encode", "yin_yang", "yin_yang_class"]
+__all__ = ["digits", "digits_arrays", "latency_encode", "yin_yang", "yin_yang_class", "yin_yang_spikes"]

@@ -1,21 +1,51 @@
-"""Latency encoders: values in [0, 1] to one spike per input neuron (times in ms)."""
+"""Latency encoders: values in [0, 1] to at most one spike per input neuron (times in ms).
+
+``latency_encode(X, t_max, t_min, bias_time, invert, threshold)`` maps feature value v of a sample
+to one spike of input neuron i at
+
+    t_i = t_min + u (t_max - t_min),   u = v (or u = 1 - v with ``invert``: large values fire early)
+
+and, with ``bias_time``, adds an extra input neuron (index ``n_features``) that fires at
+``bias_time`` in every sample (the "bias spike" of Wunderlich & Pehle 2021 / Goeltz et al. 2021).
+With ``threshold``, features with ``v <= threshold`` emit no spike (blank pixels stay silent).
+Spikes of one sample are sorted by time; ties keep the neuron order (bias last).
+
+Ready-made encoded data sets (the encodings of the recipes in ``models/``):
+
+- ``yin_yang_spikes(split)``: the Yin-Yang features (x, y, 1-x, 1-y) at ``30 v`` ms plus a bias
+  spike at 0 ms (5 input neurons), as in the EventProp paper;
+- ``digits(split)``: scikit-learn's 8x8 digits, pixel v in [0, 1] at ``20 (1 - v)`` ms (bright
+  pixels early), pixels with v <= 0.05 silent (64 input neurons), after the EventProp paper's MNIST
+  encoding ``(1 - pix/255) 20 ms``.
+"""
 from __future__ import annotations
 
-from typing import Optional
+import math
+from typing import Optional, Tuple
 
 import numpy as np
 
 from ..spikes import SpikeBatch
 
 
+def _finite(name: str, v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {v!r}") from None
+    if not math.isfinite(f):
+        raise ValueError(f"{name} must be finite, got {v!r}")
+    return f
+
+
 def latency_encode(X: np.ndarray, t_max: float = 30.0, t_min: float = 0.0, bias_time: Optional[float] = None,
                    invert: bool = False, threshold: Optional[float] = None) -> SpikeBatch:
-    """One spike per feature at ``t_min + v (t_max - t_min)`` ms (``invert``: ``1 - v``: bright = early).
+    """One spike per feature at ``t_min + v (t_max - t_min)`` ms (``invert``: ``1 - v``: large = early).
 
     Args:
         X: (n_samples, n_features) values in [0, 1].
-        t_max, t_min: the time window (ms).
-        bias_time: if given, an extra input neuron (index n_features) spikes at this time (ms).
+        t_max, t_min: the coding window (ms), ``0 <= t_min < t_max``.
+        bias_time: if given (ms, >= 0), an extra input neuron (index n_features) spikes at this time.
         invert: encode ``1 - v`` instead of ``v``.
         threshold: if given, features with ``v <= threshold`` emit no spike.
     Returns:
@@ -25,21 +55,63 @@ def latency_encode(X: np.ndarray, t_max: float = 30.0, t_min: float = 0.0, bias_
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if not np.all(np.isfinite(X)) or X.min(initial=0.0) < 0 or X.max(initial=0.0) > 1:
-        raise ValueError("X must be finite and within [0, 1]")
+        raise ValueError(f"X must be finite and within [0, 1], got range [{np.nanmin(X, initial=0.0)}, "
+                         f"{np.nanmax(X, initial=0.0)}]")
+    t_min, t_max = _finite("t_min", t_min), _finite("t_max", t_max)
     if not (0 <= t_min < t_max):
-        raise ValueError(f"need 0 <= t_min < t_max, got t_min={t_min!r}, t_max={t_max!r}")
+        raise ValueError(f"t_min and t_max: need 0 <= t_min < t_max, got t_min={t_min!r}, t_max={t_max!r}")
+    if bias_time is not None:
+        bias_time = _finite("bias_time", bias_time)
+        if bias_time < 0:
+            raise ValueError(f"bias_time must be >= 0 ms, got {bias_time!r}")
+    if threshold is not None:
+        threshold = _finite("threshold", threshold)
     n, f = X.shape
-    V = 1.0 - X if invert else X
-    T = t_min + V * (t_max - t_min)
+    U = 1.0 - X if invert else X
+    T = t_min + U * (t_max - t_min)
     keep = np.ones_like(X, dtype=bool) if threshold is None else X > threshold
-    times, ids = [], []
-    for i in range(n):
-        idx = np.flatnonzero(keep[i])
-        t = T[i, idx]
-        if bias_time is not None:
-            idx = np.append(idx, f)
-            t = np.append(t, float(bias_time))
-        order = np.argsort(t, kind="stable")
-        times.append(t[order])
-        ids.append(idx[order])
-    return SpikeBatch.from_arrays(times, ids, n_neurons=f + (1 if bias_time is not None else 0), sort=False)
+    n_in = f + (1 if bias_time is not None else 0)
+    if bias_time is not None:
+        T = np.concatenate([T, np.full((n, 1), bias_time)], axis=1)
+        keep = np.concatenate([keep, np.ones((n, 1), dtype=bool)], axis=1)
+    ids = np.broadcast_to(np.arange(n_in), (n, n_in))
+    # sort each row by time (stable: ties keep the neuron order), then drop silent entries
+    order = np.argsort(np.where(keep, T, np.inf), axis=1, kind="stable")
+    Ts = np.take_along_axis(T, order, axis=1)
+    ks = np.take_along_axis(keep, order, axis=1)
+    ids_s = np.take_along_axis(ids, order, axis=1)
+    counts = ks.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return SpikeBatch(Ts[ks], ids_s[ks].astype(np.int32), offsets, n_neurons=n_in, validate=False)
+
+
+# Encodings used by the recipes (models/yinyang.py, models/digits.py).
+YIN_YANG_T_MAX = 30.0        # feature value 1 -> 30 ms
+YIN_YANG_BIAS_TIME = 0.0     # bias spike (input neuron 4) at 0 ms
+DIGITS_T_MAX = 20.0          # pixel value 0 -> 20 ms (but blank pixels are silent)
+DIGITS_THRESHOLD = 0.05      # pixels <= 0.05 (0 of 16 grey levels) stay silent
+
+
+def yin_yang_spikes(split: str = "train", size: Optional[int] = None, seed: Optional[int] = None
+                    ) -> Tuple[SpikeBatch, np.ndarray]:
+    """Latency-coded Yin-Yang: ``(SpikeBatch of 5 input neurons, labels)``.
+
+    Features (x, y, 1-x, 1-y) spike at ``30 v`` ms (neurons 0-3), the bias neuron 4 at 0 ms.
+    ``split``/``size``/``seed`` as in ``eventsim.data.yin_yang``.
+    """
+    from .yin_yang import yin_yang
+
+    X, y = yin_yang(split, size=size, seed=seed)
+    return latency_encode(X, t_max=YIN_YANG_T_MAX, bias_time=YIN_YANG_BIAS_TIME), y
+
+
+def digits(split: str = "train") -> Tuple[SpikeBatch, np.ndarray]:
+    """Latency-coded scikit-learn digits: ``(SpikeBatch of 64 input neurons, labels)``.
+
+    Pixel v in [0, 1] spikes at ``20 (1 - v)`` ms; pixels with v <= 0.05 are silent. ``split`` is
+    ``"train"`` (1438), ``"test"`` (359) or ``"all"``: the fixed split of ``digits_arrays``.
+    """
+    from .digits import digits_arrays
+
+    X, y = digits_arrays(split)
+    return latency_encode(X, t_max=DIGITS_T_MAX, invert=True, threshold=DIGITS_THRESHOLD), y

@@ -14,6 +14,8 @@ reference ones; this is the one place where eventsim uses the legacy RandomState
 """
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Tuple
 
 import numpy as np
@@ -23,9 +25,9 @@ R_SMALL, R_BIG = 0.1, 0.5
 
 
 def yin_yang_class(x: float, y: float, r_small: float = R_SMALL, r_big: float = R_BIG) -> int:
-    """Class (0 yang, 1 yin, 2 dot) of a point inside the big circle."""
-    d_r = np.hypot(x - 1.5 * r_big, y - r_big)
-    d_l = np.hypot(x - 0.5 * r_big, y - r_big)
+    """Class (0 yang, 1 yin, 2 dot) of a point inside the big circle (the reference's ``which_class``)."""
+    d_r = math.sqrt((x - 1.5 * r_big) ** 2 + (y - r_big) ** 2)
+    d_l = math.sqrt((x - 0.5 * r_big) ** 2 + (y - r_big) ** 2)
     if d_r < r_small or d_l < r_small:
         return 2
     is_yin = (d_r <= r_small) or (r_small < d_l <= 0.5 * r_big) or (y > r_big and d_r > 0.5 * r_big)
@@ -37,7 +39,8 @@ def yin_yang(split: str = "train", size: int = None, seed: int = None,
     """Return ``(X, y)``: X float64 (n, 4) = (x, y, 1-x, 1-y) in [0, 1], y int64 in {0, 1, 2}.
 
     ``split`` picks the reference size and seed ('train' 5000/42, 'val' 1000/41, 'test' 1000/40);
-    ``size``/``seed`` override them.
+    ``size``/``seed`` override them (a smaller ``size`` gives the first samples of the split).
+    Results are cached per (size, seed, radii); the arrays returned are fresh copies.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
@@ -46,20 +49,33 @@ def yin_yang(split: str = "train", size: int = None, seed: int = None,
     s = s if seed is None else int(seed)
     if n < 1:
         raise ValueError(f"size must be >= 1, got {size!r}")
+    if s < 0:
+        raise ValueError(f"seed must be >= 0, got {seed!r}")
+    if not (math.isfinite(r_big) and r_big > 0):
+        raise ValueError(f"r_big must be positive and finite, got {r_big!r}")
     if not (0 < r_small < r_big / 2):
         raise ValueError(f"r_small must be in (0, r_big/2), got {r_small!r}")
-    rng = np.random.RandomState(s)
-    X = np.empty((n, 4))
-    y = np.empty(n, dtype=np.int64)
-    for i in range(n):
+    X, y = _generate(n, s, float(r_small), float(r_big))
+    return X.copy(), y.copy()
+
+
+@lru_cache(maxsize=8)
+def _generate(n: int, seed: int, r_small: float, r_big: float) -> Tuple[np.ndarray, np.ndarray]:
+    rng = np.random.RandomState(seed)
+    xs, ys, cs = [], [], []
+    for _ in range(n):
         goal = rng.randint(3)
         while True:
-            px, py = rng.rand(2) * 2.0 * r_big
-            if np.hypot(px - r_big, py - r_big) > r_big:
+            px, py = rng.rand(2).tolist()
+            px, py = px * 2.0 * r_big, py * 2.0 * r_big   # = rand(2) * 2. * r_big, element by element
+            if math.sqrt((px - r_big) ** 2 + (py - r_big) ** 2) > r_big:
                 continue
             c = yin_yang_class(px, py, r_small, r_big)
             if c == goal:
                 break
-        X[i] = (px, py, 1.0 - px, 1.0 - py)
-        y[i] = c
-    return X, y
+        xs.append(px)
+        ys.append(py)
+        cs.append(c)
+    x, y = np.array(xs), np.array(ys)
+    X = np.stack([x, y, 1.0 - x, 1.0 - y], axis=1)
+    return X, np.array(cs, dtype=np.int64)
