@@ -189,3 +189,20 @@ def test_plot_and_cli(tmp_path, ntt_result):
     assert r.provenance["variant"] == "all" and r.masks["W0"].sum() == n_keep(128, 0.25)
     assert main(["--layers", "8,x,4", "--density", "0.1", "--out", str(out), "--quiet"]) == 2
     assert main(["--layers", "8,16,4", "--density", "0", "--data", "gaussian", "--out", str(out), "--quiet"]) == 2
+
+
+def test_digits_experiment_smoke():
+    from eventsim.ntt.experiments import format_table, run_digits, summarize
+
+    out = run_digits(sizes=(64, 20, 10), densities=[0.1], seeds=[0, 1], methods=["ntt_all", "random"],
+                     ntt_kwargs={"steps": 3, "mask_every": 2}, train_kwargs={"epochs": 1, "eval_steps": (5,)},
+                     progress=False, log=lambda s: None)
+    recs = out["records"]
+    assert len(recs) == 2 * 3 and {r["method"] for r in recs} == {"dense", "ntt_all", "random"}
+    for r in recs:
+        assert 0.0 <= r["test_acc"] <= 1.0 and r["max_abs_pruned"] == 0.0 and "5" in r["test_acc_at"]
+    row = [s for s in out["summary"] if s["method"] == "random"][0]
+    accs = [r["test_acc"] for r in recs if r["method"] == "random"]
+    assert row["test_acc"]["mean"] == pytest.approx(np.mean(accs))
+    assert row["test_acc"]["std"] == pytest.approx(np.std(accs, ddof=1))
+    assert "| random |" in format_table(summarize(recs))
