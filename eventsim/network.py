@@ -397,6 +397,8 @@ class KernelLayout:
 
     def __init__(self, net: Network, signature):
         self.signature = signature
+        # keep the arrays named (by id) in the signature alive, so that their ids cannot be reused
+        self._signature_refs = [(p.indices, p.delays) for p in net.projections.values()]
         names = list(net.populations)
         self.pop_names = names
         self.pop_index = {n: i for i, n in enumerate(names)}
