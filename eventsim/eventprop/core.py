@@ -63,6 +63,9 @@ def _check_kw(kw) -> None:
         if k not in _SIM_KW + _OWN_KW:
             raise ValueError(f"value_and_grad: unknown keyword argument {k!r} "
                              f"(accepted: {', '.join(_OWN_KW + _SIM_KW)})")
+    n = kw.get("n_chunks")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"n_chunks must be a positive integer, got {n!r}")
 
 
 def value_and_grad(net: Network, inputs, labels, loss: LossSpec, t_max: float, *,
@@ -157,8 +160,6 @@ def value_and_grad(net: Network, inputs, labels, loss: LossSpec, t_max: float, *
             import numba
 
             n_chunks = max(8, numba.get_num_threads())
-        if int(n_chunks) != n_chunks or int(n_chunks) < 1:
-            raise ValueError(f"n_chunks must be a positive integer, got {n_chunks!r}")
         n_chunks = min(int(n_chunks), B)
         g_ptr, g_start, g_end, g_d = delay_groups(layout)
         gr = np.zeros((n_chunks, S))
