@@ -223,10 +223,10 @@ class SpikeCountReg(Loss):
     Value (for monitoring): ``0.5 * strength * mean_b sum_n (c_bn - target)^2`` with c the spike
     count of neuron n in sample b (or its batch mean, ``per_batch=True``). Counts are piecewise
     constant in the weights, so the exact gradient of this value is zero almost everywhere. As in
-    mlGeNN's EventProp compiler (``RegLambdaUpper/Lower``), every spike of neuron n instead kicks the
-    adjoint voltage just before the spike: ``dL/dV -= ... `` in their lambda convention, here
+    mlGeNN's EventProp compiler (``RegLambdaUpper/Lower``: ``lambda_V -= lambda_reg (count - target)``
+    at each spike), every spike of neuron n instead kicks the adjoint voltage just before the spike::
 
-        a_V,n += strength_(upper|lower) * (c_bn - target) / B      (a_V = dL/dV, see docs/eventprop.md)
+        a_V,n += strength_(upper|lower) * (c_bn - target) / B      (a_V = dL/dV = -tau_mem lambda_V)
 
     with ``strength`` used when c > target and ``strength_lower`` (default: ``strength``) otherwise.
     A positive kick makes the gradient lower the neuron's input weights when it fires too much;
