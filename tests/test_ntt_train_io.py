@@ -206,3 +206,18 @@ def test_digits_experiment_smoke():
     assert row["test_acc"]["mean"] == pytest.approx(np.mean(accs))
     assert row["test_acc"]["std"] == pytest.approx(np.std(accs, ddof=1))
     assert "| random |" in format_table(summarize(recs))
+
+
+def test_connectomes_plug_into_a_network():
+    es = pytest.importorskip("eventsim")
+    tw = MLPTwin([5, 20, 3], names=["in", "hidden", "out"], bias=False)
+    r = prune_baseline("magnitude", tw, 0.2, seed=0)
+    net = es.Network()
+    net.add_input("in", 5)
+    net.add_population("hidden", 20)
+    net.add_population("out", 3)
+    for name, c in r.to_connectomes(scales=[4.0, 2.0]).items():
+        src, dst = name.split("->")
+        net.connect(src, dst, c)
+    np.testing.assert_allclose(net.projections["in->hidden"].to_dense(), 4.0 * r.params["W0"])
+    assert net.projections["hidden->out"].n_synapses == n_keep(60, 0.2)
