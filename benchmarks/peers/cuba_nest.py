@@ -16,7 +16,7 @@ Timing: ``setup_s`` = ResetKernel + Create + Connect; ``prepare_s`` = nest.Prepa
 builds NEST's connection infrastructure (presynaptic tables); ``wall_s`` = nest.Run(t_ms) only
 (nest.Simulate would be Prepare + Run + Cleanup); ``degree_s`` = reading the 320 k connections
 back after the run to get each neuron's actual out-degree (slow in PyNEST; not part of any
-figure). Spikes are recorded to memory by a spike_recorder during the run, as Brian2's
+figure; ``--out-degree mean`` skips it and uses spikes x mean out-degree instead). Spikes are recorded to memory by a spike_recorder during the run, as Brian2's
 SpikeMonitor does. The network is drawn with NEST's own RNG (seeded with
 seed + 1), which depends on the thread count: 1 and 2 threads give different networks.
 Everything NEST prints goes to stderr; stdout carries only the JSON line.
@@ -99,9 +99,18 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--t-ms", type=float, default=1000.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out-degree", default="actual", choices=["actual", "mean"],
+                    help="n_syn_events from each spiking neuron's actual out-degree (reads all connections "
+                         "back after the run: seconds in PyNEST) or from the mean out-degree")
+    ap.add_argument("--omp-wait-policy", default="default", choices=["default", "active", "passive"],
+                    help="set OMP_WAIT_POLICY for NEST's OpenMP threads (default: inherit the environment). "
+                         "With --threads 2 on a 2-core machine that is also running other work, the "
+                         "spinning default can be >10x slower than passive")
     ap.add_argument("--psp-check", action="store_true", help="check the mV -> pA weight conversion and exit")
     args = ap.parse_args(argv)
 
+    if args.omp_wait_policy != "default":  # read by libgomp when NEST is loaded
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     t_import = time.perf_counter()
     import numpy as np
     import nest
@@ -149,22 +158,31 @@ def main(argv=None) -> int:
     n_spikes = int(senders.size)
     # actual out-degree of every neuron (node ids are 1..n)
     t0 = time.perf_counter()
-    src = np.asarray(nest.GetConnections(source=pop, target=pop).source, dtype=np.int64)
+    n_conn = int(nest.GetKernelStatus("num_connections"))  # neuron->neuron + neuron->recorder
+    n_conn -= n  # the spike_recorder's input connections
+    if args.out_degree == "actual":
+        src = np.asarray(nest.GetConnections(source=pop, target=pop).source, dtype=np.int64)
+        outdeg = np.bincount(src - pop[0].global_id, minlength=n)
+        n_syn = int(outdeg[senders - pop[0].global_id].sum())
+        n_conn = int(src.size)
+        syn_def = "sum over spikes of the actual out-degree of the spiking neuron"
+    else:
+        n_syn = int(round(n_spikes * n_conn / n))
+        syn_def = "spikes x mean out-degree"
     degree_s = time.perf_counter() - t0
-    outdeg = np.bincount(src - pop[0].global_id, minlength=n)
-    n_syn = int(outdeg[senders - pop[0].global_id].sum())
     ks = nest.GetKernelStatus()
     emit({
         "simulator": "nest", "version": nest.__version__, "mode": args.model,
         "precise_spike_times": args.model.endswith("_ps"), "threads": args.threads, "seed": args.seed,
-        "n_neurons": n, "n_synapses": int(src.size), "mean_out_degree": float(src.size / n),
+        "n_neurons": n, "n_synapses": n_conn, "mean_out_degree": n_conn / n,
         "t_bio_ms": args.t_ms, "dt_ms": DT,
         "wall_s": wall_s, "setup_s": setup_s, "prepare_s": prepare_s, "compile_s": 0.0,
         "cleanup_s": cleanup_s, "import_s": import_s, "degree_s": degree_s,
-        "n_spikes": n_spikes, "n_syn_events": n_syn, "n_syn_events_def": "sum over spikes of the actual out-degree of the spiking neuron",
+        "n_spikes": n_spikes, "n_syn_events": n_syn, "n_syn_events_def": syn_def,
         "events_per_s": n_syn / wall_s if wall_s > 0 else None,
         "rate_hz": n_spikes / n / (args.t_ms / 1000.0),
         "off_grid_spiking": bool(ks.get("off_grid_spiking", False)),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "w_e_pA": mv_to_pa(W_E_MV), "w_i_pA": mv_to_pa(W_I_MV), "tau_syn_ms": TAU_SYN, "delay_ms": DELAY,
     })
     return 0
