@@ -1,4 +1,11 @@
-"""Plots as PNG files (matplotlib, Agg backend: no screen needed)."""
+"""Plots as PNG files (matplotlib, Agg backend: no screen needed).
+
+- ``training_curves(history, path)``: loss (log scale) and accuracy (%) per epoch, training and
+  validation, from the history dict of ``eventsim.train.fit``; the selected (best validation) epoch
+  is marked when the history has ``best_epoch``.
+- ``raster(result, populations, path, sample)``: spike raster of one sample (time in ms), one panel
+  per population; the label neuron can be highlighted.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,19 +24,24 @@ def _plt():
 
 
 def training_curves(history: Dict[str, List[float]], path, title: str = "") -> None:
-    """Loss and accuracy per epoch (train and, if present, validation/test) to ``path`` (PNG)."""
+    """Loss and accuracy per epoch (train and, if present, validation) to ``path`` (PNG)."""
+    if not isinstance(history, dict) or not history.get("loss") or len(history.get("acc", [])) != len(history["loss"]):
+        raise ValueError("history must be a dict with non-empty 'loss' and 'acc' lists of equal length")
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
     ep = np.arange(1, len(history["loss"]) + 1)
     ax[0].plot(ep, history["loss"], label="train")
     if history.get("val_loss"):
-        ax[0].plot(ep, history["val_loss"], label="test")
+        ax[0].plot(ep, history["val_loss"], label="validation")
     ax[0].set_xlabel("epoch")
     ax[0].set_ylabel("loss")
     ax[0].set_yscale("log")
     ax[1].plot(ep, 100 * np.asarray(history["acc"]), label="train")
     if history.get("val_acc"):
-        ax[1].plot(ep, 100 * np.asarray(history["val_acc"]), label="test")
+        ax[1].plot(ep, 100 * np.asarray(history["val_acc"]), label="validation")
+    if history.get("best_epoch"):
+        for a in ax:
+            a.axvline(int(history["best_epoch"][0]) + 1, color="0.6", ls=":", lw=1, label="selected")
     ax[1].set_xlabel("epoch")
     ax[1].set_ylabel("accuracy (%)")
     for a in ax:
@@ -44,6 +56,10 @@ def training_curves(history: Dict[str, List[float]], path, title: str = "") -> N
 def raster(result, populations: Sequence[str], path, sample: int = 0, title: str = "",
            label: Optional[int] = None) -> None:
     """Spike raster of one sample for the given populations (stacked), to ``path`` (PNG)."""
+    if isinstance(populations, str) or not populations:
+        raise ValueError(f"populations must be a non-empty list of population names, got {populations!r}")
+    if not 0 <= int(sample) < result.n_samples:
+        raise ValueError(f"sample must be in [0, {result.n_samples}), got {sample!r}")
     plt = _plt()
     fig, axes = plt.subplots(len(populations), 1, figsize=(7, 1.2 + 1.6 * len(populations)), sharex=True,
                              squeeze=False)

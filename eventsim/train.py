@@ -183,7 +183,8 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         checkpoint: Optional[Union[str, Path]] = None, resume: bool = False,
         grad_clip: Optional[float] = None, progress: bool = True,
         callbacks: Union[None, Callback, Sequence[Callback]] = None,
-        restore_best: bool = False, eval_batch_size: int = 1000) -> History:
+        restore_best: bool = False, eval_batch_size: int = 1000,
+        augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None) -> History:
     """Train ``net`` in place with exact EventProp gradients; returns the history.
 
     Args:
@@ -208,6 +209,9 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         restore_best: with ``val``: finish with the weights of the epoch of best validation accuracy
             (earliest on ties); ``history["best_epoch"]`` holds that epoch (0-based).
         eval_batch_size: samples per simulation call when evaluating ``val``.
+        augment: optional ``augment(batch, rng) -> SpikeBatch`` applied to every training mini-batch
+            (e.g. ``eventsim.data.drop_spikes``); ``rng`` is the training generator, so augmented
+            runs stay deterministic and resume exactly. Validation data is never augmented.
 
     Returns:
         history: dict of per-epoch lists ``loss``/``acc`` (running means over the epoch, while the
@@ -241,6 +245,8 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         val = (val[0], _check_data(val[0], val[1], "val"))
     if restore_best and val is None:
         raise ValueError("restore_best needs val=(inputs, labels)")
+    if augment is not None and not callable(augment):
+        raise ValueError(f"augment must be a callable (batch, rng) -> SpikeBatch, got {type(augment).__name__}")
     if callbacks is None:
         callbacks = []
     elif callable(callbacks):
@@ -302,8 +308,12 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
             tot, correct, seen = 0.0, 0, 0
             for a in range(0, n, batch_size):
                 idx = order[a:a + batch_size]
-                L, grads, res = value_and_grad(net, inputs.subset(idx), labels[idx], losses, t_max,
-                                               return_result=True)
+                batch = inputs.subset(idx)
+                if augment is not None:
+                    batch = augment(batch, rng)
+                    if not isinstance(batch, SpikeBatch) or batch.n_samples != idx.size:
+                        raise ValueError("augment must return a SpikeBatch with the same number of samples")
+                L, grads, res = value_and_grad(net, batch, labels[idx], losses, t_max, return_result=True)
                 if not math.isfinite(L):
                     raise FloatingPointError(f"loss became {L} at epoch {epoch}, batch {a // batch_size}")
                 if grad_clip is not None:

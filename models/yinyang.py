@@ -1,12 +1,21 @@
-"""Yin-Yang with EventProp (Wunderlich & Pehle 2021): 5-200-3 LIF network, first-spike-time loss.
+"""Yin-Yang with EventProp (Wunderlich & Pehle 2021): a 5-200-3 LIF network and the first-spike loss.
 
-Recipe (the paper's): inputs x, y, 1-x, 1-y as spike times 30 ms * value plus a bias spike at 0 ms;
-tau_mem 20 ms, tau_syn 5 ms, threshold 1, reset 0; weights N(1.5, 0.78) (input->hidden) and
-N(0.93, 0.1) (hidden->output); FirstSpikeCE with tau0 = 0.5 ms, tau1 = 6.4 ms, alpha = 3e-3;
-Adam lr 5e-3 decayed x0.95 per epoch, batch 32; simulated time 100 ms per sample. Data: the
-reference splits (train 5000 / validation 1000 / test 1000); the weights of the epoch with the best
-validation accuracy are kept, the test set is used only for the final report. ``make demo`` runs
-20 epochs.
+Recipe (the paper's, [EP] ``paper/figure3.py``):
+
+- data: the reference splits of Kriener et al. (train 5000 / validation 1000 / test 1000, seeds
+  42/41/40); inputs x, y, 1-x, 1-y as one spike each at ``30 v`` ms, plus a bias spike at 0 ms;
+- network: 5 inputs -> 200 LIF -> 3 LIF, tau_mem 20 ms, tau_syn 5 ms, threshold 1, reset 0, no
+  refractory period; weights N(1.5, 0.78) (input->hidden) and N(0.93, 0.1) (hidden->output);
+- loss: ``FirstSpikeCE`` (tau0 = 0.5 ms, tau1 = 6.4 ms, alpha = 3e-3), prediction = earliest
+  output neuron; each sample is simulated for ``T_MAX`` ms;
+- optimiser: Adam, lr 5e-3 x0.95 per epoch, batch 32;
+- model selection: the weights of the epoch with the best validation accuracy are kept (the test
+  set is evaluated once, at the end).
+
+``train(seed, epochs, out_dir, quick=False)`` runs it (``quick``: the ``make demo`` budget: fewer
+epochs), writes the network, a checkpoint, training curves and an output raster (PNG) and a
+metrics JSON, and returns the metrics. ``eventsim train yinyang --seed S --epochs E --out DIR``
+calls it (``--resume`` continues from DIR/checkpoint.h5).
 """
 from __future__ import annotations
 
@@ -22,75 +31,122 @@ import eventsim as es
 from eventsim.data import latency_encode, yin_yang
 from eventsim.losses import FirstSpikeCE
 
-T_MAX = 100.0
-LAYERS = [5, 200, 3]
+T_MAX = 100.0            # simulated time per sample (ms); inputs end at 30 ms
+HIDDEN = 200
 INIT = [(1.5, 0.78), (0.93, 0.1)]
+LR, LR_DECAY, BATCH = 5e-3, 0.95, 32
+EPOCHS = 100             # as the paper
+QUICK_EPOCHS = 12        # ``make demo``: about 2 minutes on 2 cores
 
 
-def build(seed: int = 0) -> es.Network:
-    """The untrained 5-200-3 network."""
-    return es.Network.feedforward(LAYERS, params=es.LIFParams(tau_mem=20.0, tau_syn=5.0), seed=seed, init=INIT)
+def build(seed: int = 0, hidden: int = HIDDEN) -> es.Network:
+    """The untrained 5-hidden-3 network (weights drawn from ``seed``)."""
+    return es.Network.feedforward([5, hidden, 3], params=es.LIFParams(tau_mem=20.0, tau_syn=5.0), seed=seed,
+                                  init=INIT)
 
 
 def encode(X: np.ndarray) -> es.SpikeBatch:
-    """Latency code: value v -> spike at 30 v ms, plus a bias spike at 0 ms (neuron 4)."""
+    """Latency code: value v -> spike at 30 v ms (neurons 0-3), plus a bias spike at 0 ms (neuron 4)."""
     return latency_encode(X, t_max=30.0, bias_time=0.0)
 
 
 def loss() -> FirstSpikeCE:
+    """The paper's first-spike cross-entropy (tau0 0.5 ms, tau1 6.4 ms, alpha 3e-3)."""
     return FirstSpikeCE(population="out", tau0=0.5, tau1=6.4, alpha=3e-3)
 
 
-def train(seed: int = 0, epochs: int = 60, out_dir: Optional[str] = None, progress: bool = True,
-          lr: float = 5e-3, batch_size: int = 32) -> Dict:
-    """Train one seed; returns metrics. With ``out_dir``: network, checkpoint, curves and raster PNGs."""
-    X, y = yin_yang("train")
-    Xv, yv = yin_yang("val")
-    Xt, yt = yin_yang("test")
-    tr, va, te = encode(X), encode(Xv), encode(Xt)
-    net = build(seed)
+def data():
+    """Encoded (train, val, test) splits, each ``(SpikeBatch, labels)``."""
+    out = []
+    for split in ("train", "val", "test"):
+        X, y = yin_yang(split)
+        out.append((encode(X), y))
+    return tuple(out)
+
+
+def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = None, quick: bool = False,
+          progress: bool = True, lr: float = LR, batch_size: int = BATCH, hidden: int = HIDDEN,
+          t_max: float = T_MAX, resume: bool = False, log=None) -> Dict:
+    """Train one seed of the recipe; returns the metrics dict.
+
+    Args:
+        seed: initial weights and shuffling.
+        epochs: default ``EPOCHS`` (``QUICK_EPOCHS`` with ``quick``).
+        out_dir: if given: ``yinyang_net.h5`` (selected weights), ``checkpoint.h5`` (every epoch),
+            ``yinyang_curves.png``, ``yinyang_raster.png``, ``yinyang_metrics.json``.
+        quick: the ``make demo`` budget (fewer epochs).
+        resume: continue from ``out_dir/checkpoint.h5``.
+        log: optional ``print``-like function called once per epoch with a summary line.
+    """
+    if epochs is None:
+        epochs = QUICK_EPOCHS if quick else EPOCHS
+    (tr, y), (va, yv), (te, yt) = data()
+    net = build(seed, hidden)
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
+
+    def _log(epoch, h):
+        if log is not None:
+            log(f"epoch {epoch + 1:3d}  loss {h['loss'][-1]:.4f}  train {100 * h['acc'][-1]:.2f} %  "
+                f"val {100 * h['val_acc'][-1]:.2f} %  ({h['epoch_s'][-1]:.1f} s)")
+
     t0 = time.perf_counter()
-    hist = es.train.fit(net, tr, y, loss(), T_MAX, epochs=epochs, batch_size=batch_size, lr=lr, lr_decay=0.95,
-                        seed=seed, val=(va, yv), progress=progress, restore_best=True,
-                        checkpoint=str(out / "checkpoint.h5") if out else None)
+    hist = es.train.fit(net, tr, y, loss(), t_max, epochs=epochs, batch_size=batch_size, lr=lr, lr_decay=LR_DECAY,
+                        seed=seed, val=(va, yv), progress=progress, restore_best=True, callbacks=[_log],
+                        checkpoint=(out / "checkpoint.h5") if out else None, resume=resume)
     wall = time.perf_counter() - t0
-    test_loss, test_acc = es.train.evaluate(net, te, yt, loss(), T_MAX)
-    metrics = {"seed": seed, "epochs": epochs, "test_acc": test_acc, "test_loss": test_loss,
-               "train_acc": hist["acc"][-1], "best_val_acc": max(hist["val_acc"]) if epochs else None,
-               "best_epoch": int(hist["best_epoch"][0]) + 1 if epochs else 0, "wall_s": wall,
-               "train_samples_per_s": len(y) * epochs / sum(hist["epoch_s"]) if epochs else 0.0}
+    test_loss, test_acc = es.train.evaluate(net, te, yt, loss(), t_max)
+    n_ep = len(hist["loss"])
+    metrics = {"recipe": "yinyang", "seed": seed, "epochs": n_ep, "hidden": hidden, "quick": bool(quick),
+               "test_acc": test_acc, "test_loss": test_loss,
+               "train_acc_last": hist["acc"][-1] if n_ep else None,
+               "best_val_acc": max(hist["val_acc"]) if n_ep else None,
+               "best_epoch": int(hist["best_epoch"][0]) + 1 if n_ep else 0, "wall_s": wall,
+               "train_samples_per_s": len(y) * n_ep / sum(hist["epoch_s"]) if n_ep else 0.0}
     if out:
         net.save(out / "yinyang_net.h5")
         from eventsim.plots import raster, training_curves
 
-        training_curves(hist, out / "yinyang_curves.png", f"Yin-Yang 5-200-3, EventProp (seed {seed})")
-        res = es.simulate(net, te.subset([0]), T_MAX)
+        training_curves(hist, out / "yinyang_curves.png",
+                        f"Yin-Yang 5-{hidden}-3, EventProp (seed {seed}): test {100 * test_acc:.1f} %")
+        res = es.simulate(net, te.subset([0]), t_max)
         raster(res, ["hidden", "out"], out / "yinyang_raster.png", 0,
-               f"test sample 0 (label {int(yt[0])})", label=int(yt[0]))
+               f"test sample 0 (label {int(yt[0])}, predicted {int(loss().predict(res)[0])})", label=int(yt[0]))
         (out / "yinyang_metrics.json").write_text(json.dumps({**metrics, "history": hist}, indent=1))
     return metrics
 
 
 def demo(out_dir) -> int:
-    """``make demo``: quick training (20 epochs), saving the network and the PNGs."""
-    m = train(seed=0, epochs=20, out_dir=out_dir)
-    print(f"Yin-Yang test accuracy {100 * m['test_acc']:.1f} % after {m['epochs']} epochs in {m['wall_s']:.0f} s "
-          f"({m['train_samples_per_s']:.0f} training samples/s); wrote {out_dir}/yinyang_net.h5, "
+    """``make demo``: the quick recipe; saves the network and the PNGs into ``out_dir``."""
+    t0 = time.perf_counter()
+    m = train(seed=0, out_dir=out_dir, quick=True, log=print)
+    print(f"Yin-Yang 5-200-3: test accuracy {100 * m['test_acc']:.1f} % after {m['epochs']} epochs "
+          f"(best validation epoch {m['best_epoch']}); {time.perf_counter() - t0:.0f} s in all, "
+          f"{m['train_samples_per_s']:.0f} training samples/s; wrote {out_dir}/yinyang_net.h5, "
           f"yinyang_curves.png, yinyang_raster.png")
     return 0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--seed", type=int, default=0, help="weights and shuffling seed (default 0)")
+    p.add_argument("--epochs", type=int, default=None, help=f"default {EPOCHS} ({QUICK_EPOCHS} with --quick)")
+    p.add_argument("--quick", action="store_true", help="the make-demo budget (about 2 minutes)")
+    p.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden LIF neurons (default {HIDDEN})")
+    p.add_argument("--lr", type=float, default=LR, help=f"Adam learning rate (default {LR}), x{LR_DECAY}/epoch")
+    p.add_argument("--batch-size", type=int, default=BATCH)
     p.add_argument("--out", default="results/yinyang", help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.h5")
     p.add_argument("--no-progress", action="store_true")
 
 
+def _print_flush(*a) -> None:
+    print(*a, flush=True)
+
+
 def cli_train(args: argparse.Namespace) -> int:
-    m = train(seed=args.seed, epochs=args.epochs, out_dir=args.out, progress=not args.no_progress)
+    m = train(seed=args.seed, epochs=args.epochs, out_dir=args.out, quick=args.quick, progress=not args.no_progress,
+              lr=args.lr, batch_size=args.batch_size, hidden=args.hidden, resume=args.resume,
+              log=_print_flush if args.no_progress else None)
     print(json.dumps(m))
     return 0

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import eventsim as es
-from eventsim.data import yin_yang_spikes
+from eventsim.data import drop_spikes, yin_yang_spikes
 from eventsim.losses import FirstSpikeCE, SpikeCountReg
 from eventsim.optim import SGD, Adam
 from eventsim.train import evaluate, fit, load_checkpoint, predict
@@ -55,11 +55,19 @@ def test_training_reduces_loss_and_is_deterministic():
     assert np.mean(pred == y) == a1
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_checkpoint_resume_is_exact(tmp_path, optimizer):
-    """2 epochs == 1 epoch + resume + 1 epoch, bit for bit (weights, optimiser, shuffling, history)."""
+def _jitter(batch, rng):
+    """A test augmentation that draws from the training RNG but keeps every spike (the tiny net
+    goes silent without some of its 5 inputs)."""
+    t = np.abs(batch.times + rng.normal(0.0, 0.5, batch.times.size))
+    return es.SpikeBatch(t, batch.ids, batch.offsets, batch.n_neurons, sort=True)
+
+
+@pytest.mark.parametrize("optimizer, augment", [("adam", _jitter), ("sgd", None)])
+def test_checkpoint_resume_is_exact(tmp_path, optimizer, augment):
+    """3 epochs == 1 epoch + resume + 2 epochs, bit for bit (weights, optimiser, shuffling and
+    augmentation RNG, best-epoch selection, history)."""
     loss = [FirstSpikeCE(), SpikeCountReg("hidden", target=2.0, strength=1e-4)]
-    kw = dict(batch_size=24, seed=7, progress=False, optimizer=optimizer, lr=5e-3)
+    kw = dict(batch_size=24, seed=7, progress=False, optimizer=optimizer, lr=5e-3, augment=augment)
     net_a, inp, y = _tiny()
     val = yin_yang_spikes("val", size=32)
     ha = fit(net_a, inp, y, loss, T_MAX, epochs=3, val=val, restore_best=True, **kw)
@@ -101,6 +109,29 @@ def test_restore_best_callbacks_and_optimizer_object(tmp_path):
     assert evaluate(net, val[0], val[1], FirstSpikeCE(), T_MAX)[1] == pytest.approx(max(h["val_acc"]))
 
 
+def test_drop_spikes_and_augmented_training():
+    _, inp, y = _tiny(n=200)
+    rng = np.random.default_rng(0)
+    d = drop_spikes(inp, 0.3, rng)
+    assert d.n_samples == inp.n_samples and d.n_neurons == inp.n_neurons
+    assert abs(d.n_spikes / inp.n_spikes - 0.7) < 0.05
+    # every kept spike is one of the sample's spikes (same time and neuron)
+    for s in range(0, 200, 37):
+        kept = set(zip(*(a.tolist() for a in d.sample(s))))
+        assert kept <= set(zip(*(a.tolist() for a in inp.sample(s))))
+    assert drop_spikes(inp, 0.0, rng) == inp
+    with pytest.raises(ValueError, match="p"):
+        drop_spikes(inp, 1.0, rng)
+    # the augmented training run is reproducible from its seed and differs from the plain one
+    ws = []
+    for aug in (_jitter, _jitter, None):
+        net, inp8, y8 = _tiny(n=48)
+        fit(net, inp8, y8, FirstSpikeCE(), T_MAX, epochs=1, batch_size=16, seed=2, augment=aug, progress=False)
+        ws.append(net.parameters()["in->hidden"].copy())
+    np.testing.assert_array_equal(ws[0], ws[1])
+    assert not np.array_equal(ws[0], ws[2])
+
+
 def test_plots_write_pngs(tmp_path):
     from eventsim.plots import raster, training_curves
 
@@ -132,6 +163,7 @@ def test_plots_write_pngs(tmp_path):
     ({"restore_best": True}, "val"),
     ({"val": (None, None)}, "val"),
     ({"callbacks": [3]}, "callbacks"),
+    ({"augment": 0.2}, "augment"),
     ({"loss": FirstSpikeCE(population="nope")}, "nope"),
 ])
 def test_fit_rejects_bad_input(kw, name):

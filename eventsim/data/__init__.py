@@ -4,10 +4,11 @@
   latency-coded (5 input neurons, bias spike at 0 ms).
 - ``digits_arrays(split)``: scikit-learn's 8x8 digits as arrays on a fixed split; ``digits(split)``
   latency-coded (64 input neurons).
-- ``latency_encode(X, ...)``: values in [0, 1] -> one spike per feature (``SpikeBatch``).
+- ``latency_encode(X, ...)``: values in [0, 1] -> one spike per feature (``SpikeBatch``);
+  ``drop_spikes(batch, p, rng)``: input dropout for training.
 """
 from .digits import digits_arrays
-from .encoding import digits, latency_encode, yin_yang_spikes
+from .encoding import digits, drop_spikes, latency_encode, yin_yang_spikes
 from .yin_yang import yin_yang, yin_yang_class
 
-__all__ = ["digits", "digits_arrays", "latency_encode", "yin_yang", "yin_yang_class", "yin_yang_spikes"]
+__all__ = ["digits", "digits_arrays", "drop_spikes", "latency_encode", "yin_yang", "yin_yang_class", "yin_yang_spikes"]

@@ -85,6 +85,22 @@ def latency_encode(X: np.ndarray, t_max: float = 30.0, t_min: float = 0.0, bias_
     return SpikeBatch(Ts[ks], ids_s[ks].astype(np.int32), offsets, n_neurons=n_in, validate=False)
 
 
+def drop_spikes(batch: SpikeBatch, p: float, rng: np.random.Generator) -> SpikeBatch:
+    """Input dropout: remove each spike independently with probability ``p`` (training augmentation).
+
+    ``rng`` is a ``numpy.random.Generator`` (``eventsim.train.fit`` passes its own, so runs stay
+    reproducible); one uniform number is drawn per spike, in storage order.
+    """
+    p = _finite("p", p)
+    if not 0 <= p < 1:
+        raise ValueError(f"p must be in [0, 1), got {p!r}")
+    keep = rng.random(batch.times.size) >= p
+    samp = np.repeat(np.arange(batch.n_samples), np.diff(batch.offsets))
+    counts = np.bincount(samp[keep], minlength=batch.n_samples)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return SpikeBatch(batch.times[keep], batch.ids[keep], offsets, batch.n_neurons, validate=False)
+
+
 # Encodings used by the recipes (models/yinyang.py, models/digits.py).
 YIN_YANG_T_MAX = 30.0        # feature value 1 -> 30 ms
 YIN_YANG_BIAS_TIME = 0.0     # bias spike (input neuron 4) at 0 ms
