@@ -332,7 +332,8 @@ def _record_ids(lnet: LoihiNet, record_v) -> np.ndarray:
 
 def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max: Optional[float] = None,
             record_v: Optional[Mapping[str, Union[str, Sequence[int]]]] = None,
-            capacity: Optional[int] = None, layout: Optional[EmulatorLayout] = None) -> DiscreteResult:
+            capacity: Optional[int] = None, layout: Optional[EmulatorLayout] = None,
+            track_stats: Optional[bool] = None) -> DiscreteResult:
     """Run ``lnet`` for ``n_steps`` steps (or ``t_max`` ms) on every sample of ``inputs``.
 
     Args:
@@ -342,6 +343,9 @@ def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max
         record_v: ``{population: 'all' | [ids]}``: keep v after every step (memory B*T*n).
         capacity: initial spike-buffer size per sample (grown automatically).
         layout: a precomputed ``EmulatorLayout(lnet)`` (saves its construction in loops).
+        track_stats: keep per-neuron max/min of v and max |u| (``max_voltage``, calibration,
+            ``overflow['max_abs_u']``); default: only if the network has a non-spiking read-out.
+            Costs ~20 % of the run time.
     """
     from . import kernels
 
@@ -351,6 +355,9 @@ def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max
     ev = inputs if isinstance(inputs, InputEvents) else encode_inputs(lnet, inputs, T)
     L = layout or EmulatorLayout(lnet)
     B = ev.n_samples
+    if track_stats is None:
+        track_stats = any(not p.spiking for p in lnet.populations.values() if not p.is_input)
+    track = bool(track_stats)
     rec_l = _record_ids(lnet, record_v)
     vty = np.int64 if L.fixed else np.float64
     rec_v = np.zeros((B, T, rec_l.size) if rec_l.size else (B, 0, 0), dtype=vty)
@@ -373,15 +380,15 @@ def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max
         vn = np.zeros((m, L.N), dtype=vty)
         um = np.zeros((m, L.N), dtype=vty)
         if L.fixed:
-            kernels.run_fixed(todo, T, L.lif_pop, L.du, L.dv, L.vth, L.bias, L.v0, L.lif_src,
+            (kernels.run_fixed if m > 1 else kernels.run_fixed_serial)(todo, T, L.lif_pop, L.du, L.dv, L.vth, L.bias, L.v0, L.lif_src,
                               L.q_dst_off, L.q_npost, L.q_D, L.q_ring_off, L.q_wexp, L.ring_size,
                               L.fo_ptr, L.fo_q, L.fo_post, L.fo_w, L.fo_d,
-                              ev.step, ev.src, ev.offsets, rec_l, rv, out_step, out_lif, counts, vm, vn, um, ov)
+                              ev.step, ev.src, ev.offsets, rec_l, rv, out_step, out_lif, counts, vm, vn, um, ov, track)
         else:
-            kernels.run_float(todo, T, L.lif_pop, L.du, L.dv, L.vth, L.bias, L.v0, L.lif_src,
+            (kernels.run_float if m > 1 else kernels.run_float_serial)(todo, T, L.lif_pop, L.du, L.dv, L.vth, L.bias, L.v0, L.lif_src,
                               L.q_dst_off, L.q_npost, L.q_D, L.q_ring_off, L.ring_size,
                               L.fo_ptr, L.fo_q, L.fo_post, L.fo_w, L.fo_d,
-                              ev.step, ev.src, ev.offsets, rec_l, rv, out_step, out_lif, counts, vm, vn, um)
+                              ev.step, ev.src, ev.offsets, rec_l, rv, out_step, out_lif, counts, vm, vn, um, track)
         done = counts <= cap
         for k in np.flatnonzero(done):
             s = int(todo[k])
@@ -402,8 +409,12 @@ def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max
     ids = np.concatenate(ids_list) if B else np.zeros(0, np.int64)
     res = DiscreteResult(lnet, T, steps, ids, offsets, vmax, rec_v if rec_l.size else None,
                          rec_l if rec_l.size else None, backend="numba", input_stats=ev.stats)
-    res.vmin, res.umax = vmin, umax
+    if track:
+        res.vmin, res.umax = vmin, umax
+    else:
+        res.vmax = None
     if L.fixed:
-        res.overflow = {"u_wraps": int(overflow[:, 0].sum()), "v_saturations": int(overflow[:, 1].sum()),
-                        "max_abs_u": int(overflow[:, 2].max()) if B else 0}
+        res.overflow = {"u_wraps": int(overflow[:, 0].sum()), "v_saturations": int(overflow[:, 1].sum())}
+        if track:
+            res.overflow["max_abs_u"] = int(overflow[:, 2].max()) if B else 0
     return res

@@ -313,7 +313,7 @@ def quantize(net: Network, dt: float, *, precision: str = "fixed", method: str =
         from .emulator import emulate, lif_offsets
 
         fnet = quantize(net, dt, precision="float", method=method, max_delay=max_delay)
-        cres = emulate(fnet, cal_inputs, t_max=cal_tmax)
+        cres = emulate(fnet, cal_inputs, t_max=cal_tmax, track_stats=True)
         for pname, (o, n) in lif_offsets(fnet).items():
             fp = fnet.populations[pname]
             um = float(cres.umax[:, o:o + n].max()) if cres.n_samples else 0.0
