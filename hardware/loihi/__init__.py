@@ -1,6 +1,6 @@
 """Loihi via Lava: quantisation, a bit-exact emulator, Lava process graphs, resource estimates.
 
-    from hardware.loihi import quantize, emulate, run_lava, resources
+    from hardware.loihi import quantize, emulate, run_lava, estimate_resources
     lnet = quantize(net, dt=0.5)                 # eventsim Network -> LoihiNet (+ lnet.report)
     res = emulate(lnet, batch, t_max=100.0)      # Numba, bit-exact with Lava fixed_pt
     res_lava = run_lava(lnet, batch, t_max=100.0)  # Lava Loihi2SimCfg (fixed_pt / floating_pt)
@@ -13,23 +13,21 @@ from .quantize import QuantReport, discretise, quantize
 from .emulator import DiscreteResult, EmulatorLayout, InputEvents, emulate, encode_inputs
 
 
+_LAZY = {"to_lava": "lava_graph", "run_lava": "lava_graph", "LavaGraph": "lava_graph",
+         "lava_available": "lava_graph", "loihi_hw_available": "lava_graph",
+         "estimate_resources": "resources", "CoreLimits": "resources", "LOIHI1": "resources", "LOIHI2": "resources",
+         "plot_emulation": "plots", "agreement": "agreement"}
+
+
 def __getattr__(name):
-    # lazy: these modules are cheap, but keep the import graph of ``hardware.loihi`` minimal
-    if name in ("to_lava", "run_lava", "LavaGraph", "lava_available", "loihi_hw_available"):
-        from . import lava_graph
+    # lazy: keep ``import hardware.loihi`` light (lava_graph imports Lava only inside its functions)
+    import importlib
 
-        return getattr(lava_graph, name)
-    if name in ("resources", "CoreLimits", "LOIHI1", "LOIHI2"):
-        from . import resources as _r
-
-        return getattr(_r, name) if name != "resources" else _r.resources
-    if name in ("plot_emulation",):
-        from . import plots
-
-        return getattr(plots, name)
-    raise AttributeError(name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["LoihiNet", "LoihiPopulation", "LoihiProjection", "load_loihi", "save_loihi", "QuantReport", "discretise",
            "quantize", "DiscreteResult", "EmulatorLayout", "InputEvents", "emulate", "encode_inputs", "to_lava",
-           "run_lava", "resources", "plot_emulation"]
+           "run_lava", "estimate_resources", "CoreLimits", "plot_emulation", "agreement"]
