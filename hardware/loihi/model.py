@@ -410,7 +410,7 @@ def save_loihi(lnet: LoihiNet, path, source=None) -> None:
         /  attrs: precision, dt (ms), method, provenance_json
         /populations/<name>  attrs: index, kind, size, du, dv, vth, spiking, scale, v_offset
                              datasets: bias_mant, bias_exp, v0
-        /projections/<src->dst[part]>  attrs: src, dst, part, n_pre, n_post, weight_exp, num_weight_bits, sign_mode
+        /projections/<src->dst[part]>  attrs: index (order), src, dst, part, n_pre, n_post, weight_exp, num_weight_bits, sign_mode
                                  datasets: indptr (int64), indices (int64), weights (Lava values),
                                            delays (int64 steps, optional), weights_source (float64,
                                            the continuous-time weights, optional)
@@ -439,8 +439,9 @@ def save_loihi(lnet: LoihiNet, path, source=None) -> None:
             for k in ("bias_mant", "bias_exp", "v0"):
                 h.create_dataset(k, data=getattr(p, k))
         g = f.create_group("projections")
-        for name, pr in lnet.projections.items():
+        for j, (name, pr) in enumerate(lnet.projections.items()):
             h = g.create_group(name)
+            h.attrs["index"] = j
             h.attrs["src"], h.attrs["dst"] = pr.src, pr.dst
             h.attrs["n_pre"], h.attrs["n_post"] = pr.n_pre, pr.n_post
             h.attrs["weight_exp"], h.attrs["num_weight_bits"] = int(pr.weight_exp), int(pr.num_weight_bits)
@@ -481,7 +482,7 @@ def load_loihi(path) -> LoihiNet:
             conv = int if lnet.fixed else float
             lnet.add_lif(name, int(a["size"]), conv(a["du"]), conv(a["dv"]), conv(a["vth"]), h["bias_mant"][()],
                          h["bias_exp"][()], h["v0"][()], bool(a["spiking"]), float(a["scale"]), float(a["v_offset"]))
-        for name, h in f["projections"].items():
+        for name, h in sorted(f["projections"].items(), key=lambda kv: int(kv[1].attrs.get("index", 0))):
             a = h.attrs
             pr = LoihiProjection(s(a["src"]), s(a["dst"]), int(a["n_pre"]), int(a["n_post"]), h["indptr"][()],
                                  h["indices"][()], h["weights"][()], int(a["weight_exp"]), int(a["num_weight_bits"]),

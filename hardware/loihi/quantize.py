@@ -372,7 +372,7 @@ def quantize(net: Network, dt: float, *, precision: str = "fixed", method: str =
             # the 12-bit decays change the PSP shape; keep its peak: scale g by peak(exact)/peak(quantised)
             g = g_exact * _disc_peak(alpha, beta) / _disc_peak(alpha_q, beta_q)
         # ---- scale S (v-LSB per unit of V): upper bounds from weights (largest exponent), bias, v0
-        caps = []
+        caps = [(math.inf, "")]
         for pr in incoming:
             if pr.n_synapses == 0 or not np.any(pr.weights):
                 continue
@@ -381,21 +381,24 @@ def quantize(net: Network, dt: float, *, precision: str = "fixed", method: str =
                 w = pr.weights[m]
                 for wm, cap in ((max(float(w.max()), 0.0), hi), (max(float(-w.min()), 0.0), -lo)):
                     if wm > 0 and cap > 0:
-                        caps.append(64.0 * (cap + 0.49) * f * 2.0 ** e_hi / (g * wm))
+                        caps.append((64.0 * (cap + 0.49) * f * 2.0 ** e_hi / (g * wm),
+                                     f"weights of projection {pr.name} (max |w| {wm:.4g}) are too large relative to "
+                                     f"the threshold of {name!r} to fit 8-bit weights with weight_exp <= {e_hi}"))
         if x_l != 0:
             b_max = (BIAS_MANT_MAX + 0.49) * 2.0 ** (BIAS_EXP_MAX if bias_exp is None else int(bias_exp))
-            caps.append(b_max / (bgain * abs(x_l)) if bgain > 0 else math.inf)
-            caps.append((UV_MAX - 1) / abs(x_l))
-        s_cap = min(caps) if caps else math.inf
-        if name in cal_range:
-            s_cap = min(s_cap, (UV_MAX - 1) / (cal_margin * cal_range[name]))
+            why = (f"v_leak of population {name!r}: v_leak - v_reset = {x_l!r} is too large relative to the threshold "
+                   f"for Loihi's 13-bit bias and 24-bit voltage")
+            caps.append((b_max / (bgain * abs(x_l)) if bgain > 0 else math.inf, why))
+            caps.append(((UV_MAX - 1) / abs(x_l), why))
+        s_cap, s_why = min(caps, key=lambda c: c[0])
+        if name in cal_range and (UV_MAX - 1) / (cal_margin * cal_range[name]) < s_cap:
+            s_cap = (UV_MAX - 1) / (cal_margin * cal_range[name])
+            s_why = f"the calibrated voltage range of population {name!r} is too large relative to its threshold"
         if spiking:
             vth_cap = int(min(VTH_MAX, math.floor(s_cap * x_th / 64.0),
                               math.inf if name in cal_range else 2 ** 17 / headroom))
             if vth_cap < 1:
-                raise ValueError(f"weights into population {name!r} are too large relative to its threshold "
-                                 f"(v_th - v_reset = {x_th!r}) to fit Loihi's 8-bit weights with weight_exp <= "
-                                 f"{e_hi}: raise weight_exp_range or lower the weights")
+                raise ValueError(f"cannot map population {name!r} (v_th - v_reset = {x_th!r}): {s_why}")
             # mantissa filling: among vth in (vth_cap/2, vth_cap] where some weight part uses its
             # full mantissa, take the one with the smallest weight error
             cands = {vth_cap}
