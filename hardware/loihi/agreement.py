@@ -134,6 +134,7 @@ def agreement(net, inputs, labels: Optional[np.ndarray], t_max: float, dt: float
             "vth": {n: p["vth"] for n, p in rep.populations.items()}}
     out["predictions"] = p
     out["predictions_eventsim"] = p_ref
+    out["result"] = res
     return out
 
 
@@ -198,7 +199,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         qkw["headroom"] = args.headroom
     rows = []
     print(f"{'network':<28} {'dt ms':>7} {'steps':>6} {'agree':>7} {'acc es':>7} {'acc loihi':>9} {'drop pt':>8} "
-          f"{'backend':>8} {'run s':>7} {'agree*':>7}  first spikes within 2 dt (mean |diff|)")
+          f"{'backend':>8} {'run s':>7} {'agree*':>7} {'n*':>5}  first spikes within 2 dt (mean |diff|)")
     for label, net in nets:
         ref = es.simulate(net, inputs, t_max, progress=False)
         for dt in args.dt:
@@ -210,7 +211,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             rows.append(r)
             print(f"{label:<28} {dt:>7.4g} {r['n_steps']:>6} {100 * r['agree']:>6.1f}% {100 * r['acc_eventsim']:>6.1f}% "
                   f"{100 * r['acc_loihi']:>8.1f}% {r['drop_points']:>8.2f} {'numba':>8} {r['run_s']:>7.2f} "
-                  f"{_fmt_pct(r.get('agree_clear'))} {_fs(r)}", flush=True)
+                  f"{_fmt_pct(r.get('agree_clear'))} {r.get('n_clear', '-'):>5}  {_fs(r)}", flush=True)
         if args.lava_samples:
             dt = args.lava_dt or args.dt[-1]
             idx = np.arange(min(args.lava_samples, len(labels)))
@@ -225,13 +226,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             r = agreement(net, sub, labels[idx], t_max, dt, backend="lava", lnet=lnet, copies=args.copies)
             emu = emulate(lnet, sub, t_max=t_max)
             r["lava_equals_emulator_predictions"] = bool(np.array_equal(predict(emu, net), r["predictions"]))
+            r["raster_entries_differing_lava_vs_emulator"] = emu.mismatches(r["result"])
             r["network"] = label
             rows.append(r)
             print(f"{label:<28} {dt:>7.4g} {r['n_steps']:>6} {100 * r['agree']:>6.1f}% {100 * r['acc_eventsim']:>6.1f}% "
                   f"{100 * r['acc_loihi']:>8.1f}% {r['drop_points']:>8.2f} {'lava':>8} {r['run_s']:>7.1f}   "
-                  f"(Lava == emulator predictions: {r['lava_equals_emulator_predictions']})", flush=True)
+                  f"(Lava == emulator: predictions {r['lava_equals_emulator_predictions']}, differing raster "
+                  f"entries {r['raster_entries_differing_lava_vs_emulator']})", flush=True)
     if args.out:
-        clean = [{k: v for k, v in r.items() if not isinstance(v, np.ndarray)} for r in rows]
+        clean = [{k: v for k, v in r.items() if not isinstance(v, np.ndarray) and k != "result"} for r in rows]
         with open(args.out, "w") as f:
             json.dump({"task": args.task, "calibrated": args.calibrate, "rows": clean}, f, indent=1, default=float)
         print(f"wrote {args.out}")

@@ -107,7 +107,7 @@ def encode_inputs(lnet: LoihiNet, inputs, n_steps: int) -> InputEvents:
             if R.dtype.kind not in "biu" or (R.size and (R.min() < 0 or R.max() > 1)):
                 raise ValueError(f"inputs[{k!r}] raster must be binary (0/1 or bool)")
             b = R.shape[0]
-            smp, ids, st = (a.astype(np.int64) for a in np.nonzero(R))
+            smp, st, ids = (a.astype(np.int64) for a in np.nonzero(R.transpose(0, 2, 1)))  # sorted by (sample, step)
             n_in_spikes += st.size
         if B is None:
             B = b
@@ -119,10 +119,12 @@ def encode_inputs(lnet: LoihiNet, inputs, n_steps: int) -> InputEvents:
         srcs.append(ids[keep] + off)
         smps.append(smp[keep])
     st, sr, sm = np.concatenate(steps), np.concatenate(srcs), np.concatenate(smps)
-    order = np.lexsort((sr, st, sm))
-    st, sr, sm = st[order], sr[order], sm[order]
+    presorted = len(steps) == 1 and not isinstance(next(iter(inputs.values())), SpikeBatch)
+    if not presorted:  # a single raster comes sorted by (sample, step, neuron) without duplicates
+        order = np.lexsort((sr, st, sm))
+        st, sr, sm = st[order], sr[order], sm[order]
     dup = np.zeros(st.size, dtype=bool)
-    if st.size > 1:
+    if st.size > 1 and not presorted:
         dup[1:] = (st[1:] == st[:-1]) & (sr[1:] == sr[:-1]) & (sm[1:] == sm[:-1])
     st, sr, sm = st[~dup], sr[~dup], sm[~dup]
     offsets = np.concatenate([[0], np.cumsum(np.bincount(sm, minlength=B))]).astype(np.int64)

@@ -307,8 +307,8 @@ def run_lava(net, inputs=None, n_steps: Optional[int] = None, *, t_max: Optional
                 g.reset_state()
                 t_reset += time.perf_counter() - tr
             tw = time.perf_counter()
-            proc.run(condition=RunSteps(num_steps=T, blocking=False), run_cfg=cfg)
             started = True
+            proc.run(condition=RunSteps(num_steps=T, blocking=False), run_cfg=cfg)
             for t in range(T):
                 for nm in lif_names:
                     x = g.extractors[nm].receive()
@@ -326,8 +326,12 @@ def run_lava(net, inputs=None, n_steps: Optional[int] = None, *, t_max: Optional
         for nm, m in g.monitors.items():
             vdata[nm] = np.asarray(m.get_data()[g.lifs[nm].name]["v"])
     finally:
-        if started:
-            proc.stop()
+        # always stop the runtime (one OS process per Lava process), also after a failed start
+        if started or getattr(proc, "runtime", None) is not None:
+            try:
+                proc.stop()
+            except Exception:  # pragma: no cover - nothing more to clean up
+                pass
     # demultiplex: global step -> (window, step), replicated id -> (copy, neuron)
     lo = lif_offsets(lnet)
     per_sample_steps: List[List[np.ndarray]] = [[] for _ in range(B)]
