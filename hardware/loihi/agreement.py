@@ -150,8 +150,11 @@ def task_data(task: str, split: str = "test"):
     if task == "digits":
         from models import digits as m
 
-        (tr, _), _, (te, yt) = m.data()
-        return te, yt, m.T_MAX, (tr.subset(np.arange(min(500, len(tr)))), m.T_MAX)
+        (tr, _), (va, yv), (te, yt) = m.data()
+        cal = (tr.subset(np.arange(min(500, len(tr)))), m.T_MAX)
+        if split == "val":
+            return va, yv, m.T_MAX, cal
+        return te, yt, m.T_MAX, cal
     raise ValueError(f"task must be 'yinyang' or 'digits', got {task!r}")
 
 
@@ -178,6 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     src.add_argument("--random", type=int, help="this many untrained networks of the task's recipe (yinyang only)")
     ap.add_argument("--task", choices=["yinyang", "digits"], required=True)
     ap.add_argument("--dt", type=float, nargs="+", required=True, help="time steps to try (ms)")
+    ap.add_argument("--split", choices=["test", "val"], default="test", help="evaluation split (choose dt on val)")
     ap.add_argument("--calibrate", action="store_true", help="calibrate the voltage scale on 500 training samples")
     ap.add_argument("--headroom", type=float, default=None)
     ap.add_argument("--lava-samples", type=int, default=0, help="also run Lava fixed_pt on the first N test samples")
@@ -187,7 +191,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = ap.parse_args(argv)
     import eventsim as es
 
-    inputs, labels, t_max, cal = task_data(args.task)
+    inputs, labels, t_max, cal = task_data(args.task, args.split)
     if args.net:
         nets = [(args.net, es.load_network(args.net))]
     else:
