@@ -128,6 +128,21 @@ def _dh_push(dk, ds, dc, dt, size, key, src, cur, tsp):
 
 
 @njit(cache=True)
+def _dh_grow(dk, ds, dc, dt, size):
+    """The four delivery-heap arrays with twice the capacity (first ``size`` entries copied)."""
+    cap = 2 * dk.size
+    dk2 = np.empty(cap)
+    ds2 = np.empty(cap, dtype=np.int64)
+    dc2 = np.empty(cap, dtype=np.int64)
+    dt2 = np.empty(cap)
+    dk2[:size] = dk[:size]
+    ds2[:size] = ds[:size]
+    dc2[:size] = dc[:size]
+    dt2[:size] = dt[:size]
+    return dk2, ds2, dc2, dt2
+
+
+@njit(cache=True)
 def _dh_pop(dk, ds, dc, dt, size):
     """Remove the root; returns the new size (the caller read the root before)."""
     size -= 1
@@ -287,11 +302,10 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             if lb <= t_max:
                 hsize = _nh_set(heap, pos, key, hsize, j, lb)
 
-    dcap = 64
-    dk = np.empty(dcap)
-    ds = np.empty(dcap, dtype=np.int64)
-    dc = np.empty(dcap, dtype=np.int64)
-    dtsp = np.empty(dcap)
+    dk = np.empty(64)
+    ds = np.empty(64, dtype=np.int64)
+    dc = np.empty(64, dtype=np.int64)
+    dtsp = np.empty(64)
     dsize = 0
 
     cap = out_t.size
@@ -334,17 +348,8 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             if cur == indptr[src + 1]:
                 continue
             if d[cur] != 0.0:
-                if dsize == dcap:
-                    dcap *= 2
-                    dk2 = np.empty(dcap)
-                    ds2 = np.empty(dcap, dtype=np.int64)
-                    dc2 = np.empty(dcap, dtype=np.int64)
-                    dt2 = np.empty(dcap)
-                    dk2[:dsize] = dk[:dsize]
-                    ds2[:dsize] = ds[:dsize]
-                    dc2[:dsize] = dc[:dsize]
-                    dt2[:dsize] = dtsp[:dsize]
-                    dk, ds, dc, dtsp = dk2, ds2, dc2, dt2
+                if dsize == dk.size:
+                    dk, ds, dc, dtsp = _dh_grow(dk, ds, dc, dtsp, dsize)
                 dsize = _dh_push(dk, ds, dc, dtsp, dsize, t_sp + d[cur], src, cur, t_sp)
                 continue
             t_now = t_sp
@@ -385,17 +390,8 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                 if cur == indptr[j + 1]:
                     continue
                 if d[cur] != 0.0:
-                    if dsize == dcap:
-                        dcap *= 2
-                        dk2 = np.empty(dcap)
-                        ds2 = np.empty(dcap, dtype=np.int64)
-                        dc2 = np.empty(dcap, dtype=np.int64)
-                        dt2 = np.empty(dcap)
-                        dk2[:dsize] = dk[:dsize]
-                        ds2[:dsize] = ds[:dsize]
-                        dc2[:dsize] = dc[:dsize]
-                        dt2[:dsize] = dtsp[:dsize]
-                        dk, ds, dc, dtsp = dk2, ds2, dc2, dt2
+                    if dsize == dk.size:
+                        dk, ds, dc, dtsp = _dh_grow(dk, ds, dc, dtsp, dsize)
                     dsize = _dh_push(dk, ds, dc, dtsp, dsize, t_sp + d[cur], src, cur, t_sp)
                     continue
             else:
@@ -453,17 +449,8 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                     exact[jt] = False
             kk += 1
         if kk < end:
-            if dsize == dcap:
-                dcap *= 2
-                dk2 = np.empty(dcap)
-                ds2 = np.empty(dcap, dtype=np.int64)
-                dc2 = np.empty(dcap, dtype=np.int64)
-                dt2 = np.empty(dcap)
-                dk2[:dsize] = dk[:dsize]
-                ds2[:dsize] = ds[:dsize]
-                dc2[:dsize] = dc[:dsize]
-                dt2[:dsize] = dtsp[:dsize]
-                dk, ds, dc, dtsp = dk2, ds2, dc2, dt2
+            if dsize == dk.size:
+                dk, ds, dc, dtsp = _dh_grow(dk, ds, dc, dtsp, dsize)
             dsize = _dh_push(dk, ds, dc, dtsp, dsize, t_sp + d[kk], src, kk, t_sp)
 
     # bring tracked read-outs to t_max
