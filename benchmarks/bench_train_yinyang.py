@@ -1,12 +1,15 @@
 """EventProp training throughput on Yin-Yang: eventsim side by side with jaxsnn.
 
-    python benchmarks/bench_train_yinyang.py [--repeats 3] [--epochs 1] [--threads 2] [--no-peers]
+    python benchmarks/bench_train_yinyang.py [--repeats 3] [--epochs 1] [--threads 1,2] [--no-peers]
 
 What is measured (eventsim, in this process, after a warm-up step):
     samples/s = training samples / wall time of ``eventsim.train.fit`` epochs, i.e. shuffling,
     forward simulation, EventProp backward pass and Adam update of every mini-batch (no validation
-    pass), median of ``--repeats`` epochs; also the CPU time per sample (all threads), which is less
-    sensitive to other jobs on a shared machine.
+    pass), median of ``--repeats`` epochs, each from freshly initialised weights (the first epoch is
+    the most expensive one: an untrained network fires ~4x more spikes than a trained one); also the
+    CPU time per sample (all threads), which is less sensitive to other jobs on a shared machine.
+    Each configuration runs with 1 and with 2 Numba threads (``--threads``): on a shared machine
+    a second thread only helps when a second core is actually free.
 Configurations:
     recipe   5-200-3, batch 32, t_max 100 ms, the paper's initialisation (models/yinyang.py);
     jaxsnn-like  5-100-3, batch 64, same neuron model: the size of jaxsnn's layered example.
@@ -80,12 +83,14 @@ def startup(hidden: int, batch: int, cold: bool, threads: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def throughput(hidden: int, batch: int, epochs: int, repeats: int) -> dict:
+def throughput(hidden: int, batch: int, epochs: int, repeats: int, threads: int) -> dict:
+    import numba
     import numpy as np
 
     import eventsim as es
     from models import yinyang as yy
 
+    numba.set_num_threads(threads)
     (tr, y), _, _ = yy.data()
     net = yy.build(0, hidden=hidden)
     es.train.fit(net, tr.subset(np.arange(2 * batch)), y[:2 * batch], yy.loss(), yy.T_MAX, epochs=1,
@@ -137,31 +142,33 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=1, help="epochs per repeat")
-    ap.add_argument("--threads", type=int, default=2, help="Numba threads (2 cores)")
+    ap.add_argument("--threads", default="1,2", help="comma-separated Numba thread counts (default 1,2)")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-startup", action="store_true", help="skip the fresh-process start-up measurements")
     ap.add_argument("--peer-timeout", type=float, default=900.0)
     args = ap.parse_args(argv)
-    os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
+    threads = [int(t) for t in str(args.threads).split(",")]
+    os.environ["NUMBA_NUM_THREADS"] = str(max(threads))
     sys.path.insert(0, str(ROOT))
     load0 = os.getloadavg()
     rows = []
     for name, c in CONFIGS.items():
-        row = {"config": name, "hidden": c["hidden"], "batch": c["batch"], "threads": args.threads}
-        row.update(throughput(c["hidden"], c["batch"], args.epochs, args.repeats))
-        if not args.no_startup:
-            row["startup_cold"] = startup(c["hidden"], c["batch"], True, args.threads)
-            row["startup_warm"] = startup(c["hidden"], c["batch"], False, args.threads)
-        rows.append(row)
-        print(f"  {name}: {row['train_samples_per_s']:.0f} samples/s", flush=True)
+        for th in threads:
+            row = {"config": name, "hidden": c["hidden"], "batch": c["batch"], "threads": th}
+            row.update(throughput(c["hidden"], c["batch"], args.epochs, args.repeats, th))
+            if not args.no_startup and th == max(threads):
+                row["startup_cold"] = startup(c["hidden"], c["batch"], True, th)
+                row["startup_warm"] = startup(c["hidden"], c["batch"], False, th)
+            rows.append(row)
+            print(f"  {name}, {th} thread(s): {row['train_samples_per_s']:.0f} samples/s", flush=True)
     jax = None if args.no_peers else run_jaxsnn(args.peer_timeout)
     load1 = os.getloadavg()
     jr = _jax_rate(jax) if jax else None
 
     print()
-    print(f"EventProp training on Yin-Yang (forward + backward + Adam), {args.threads} threads; "
+    print(f"EventProp training on Yin-Yang (forward + backward + Adam); "
           f"load average {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} cores")
-    hdr = f"| {'tool / config':34s} | samples/s | CPU us/sample | vs jaxsnn | cold start-up: slowest step (s) |"
+    hdr = f"| {'tool / config':34s} | threads | samples/s | CPU us/sample | vs jaxsnn | cold start-up: slowest step (s) |"
     print(hdr)
     print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
     for r in rows:
@@ -171,18 +178,22 @@ def main(argv=None) -> int:
         if su:
             k = max((k for k in su if k.endswith("_s") and k != "total_s"), key=lambda k: su[k])
             su_s = f"{k[:-2]} {su[k]:.1f} (total {su['total_s']:.1f})"
-        print(f"| eventsim {r['config']:25s} | {r['train_samples_per_s']:9.0f} | {r['cpu_us_per_sample']:13.0f} "
+        print(f"| eventsim {r['config']:25s} | {r['threads']:7d} | {r['train_samples_per_s']:9.0f} | {r['cpu_us_per_sample']:13.0f} "
               f"| {ratio:>9s} | {su_s:31s} |")
     if jax:
         src = "measured now" if jax.get("measured") else "notes, not re-run"
         su = jax.get("startup_jit_s", jax.get("startup_s", "n/a"))
-        print(f"| jaxsnn {jax.get('network', '5-100-3')} b{jax.get('batch', 64)} ({src}) | "
-              f"{jr if jr is None else round(jr):>9} | {'n/a':>13s} | {'1.0x':>9s} | JIT {su} |")
+        net = jax.get("network") or f"5-{jax.get('hidden_size', 100)}-3"
+        su = jax.get("first_epoch_wall_s", su)
+        su = f"{su:.1f}" if isinstance(su, (int, float)) else str(su)
+        print(f"| jaxsnn {net} b{jax.get('batch_size', jax.get('batch', 64))} ({src}) | {'2':>7s} | "
+              f"{jr if jr is None else round(jr):>9} | {'n/a':>13s} | {'1.0x':>9s} | first epoch incl. JIT {su} s |")
     result = {"benchmark": "train_yinyang", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                         "python": platform.python_version(),
                                                         "loadavg_before": load0, "loadavg_after": load1},
               "rows": rows, "jaxsnn": jax,
-              "speedup_vs_jaxsnn": {r["config"]: (r["train_samples_per_s"] / jr if jr else None) for r in rows}}
+              "speedup_vs_jaxsnn": {f"{r['config']}, {r['threads']} thread(s)": (r["train_samples_per_s"] / jr if jr else None)
+                                    for r in rows}}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1))
     print(f"wrote {OUT.relative_to(ROOT)}")

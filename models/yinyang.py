@@ -65,7 +65,7 @@ def data():
 
 
 def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = None, quick: bool = False,
-          progress: bool = True, lr: float = LR, batch_size: int = BATCH, hidden: int = HIDDEN,
+          progress: bool = True, lr: float = LR, lr_decay: float = LR_DECAY, batch_size: int = BATCH, hidden: int = HIDDEN,
           t_max: float = T_MAX, resume: bool = False, log=None) -> Dict:
     """Train one seed of the recipe; returns the metrics dict.
 
@@ -86,13 +86,17 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
     if out:
         out.mkdir(parents=True, exist_ok=True)
 
+    last = {}
+
     def _log(epoch, h):
+        if epoch == epochs - 1:  # the last epoch's weights, before the best-validation ones are restored
+            last["test_loss"], last["test_acc"] = es.train.evaluate(net, te, yt, loss(), t_max)
         if log is not None:
             log(f"epoch {epoch + 1:3d}  loss {h['loss'][-1]:.4f}  train {100 * h['acc'][-1]:.2f} %  "
                 f"val {100 * h['val_acc'][-1]:.2f} %  ({h['epoch_s'][-1]:.1f} s)")
 
     t0 = time.perf_counter()
-    hist = es.train.fit(net, tr, y, loss(), t_max, epochs=epochs, batch_size=batch_size, lr=lr, lr_decay=LR_DECAY,
+    hist = es.train.fit(net, tr, y, loss(), t_max, epochs=epochs, batch_size=batch_size, lr=lr, lr_decay=lr_decay,
                         seed=seed, val=(va, yv), progress=progress, restore_best=True, callbacks=[_log],
                         checkpoint=(out / "checkpoint.h5") if out else None, resume=resume)
     wall = time.perf_counter() - t0
@@ -100,6 +104,7 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
     n_ep = len(hist["loss"])
     metrics = {"recipe": "yinyang", "seed": seed, "epochs": n_ep, "hidden": hidden, "quick": bool(quick),
                "test_acc": test_acc, "test_loss": test_loss,
+               "test_acc_last_epoch": last.get("test_acc"), "test_loss_last_epoch": last.get("test_loss"),
                "train_acc_last": hist["acc"][-1] if n_ep else None,
                "best_val_acc": max(hist["val_acc"]) if n_ep else None,
                "best_epoch": int(hist["best_epoch"][0]) + 1 if n_ep else 0, "wall_s": wall,
@@ -134,6 +139,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="the make-demo budget (about 2 minutes)")
     p.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden LIF neurons (default {HIDDEN})")
     p.add_argument("--lr", type=float, default=LR, help=f"Adam learning rate (default {LR}), x{LR_DECAY}/epoch")
+    p.add_argument("--lr-decay", type=float, default=LR_DECAY, help=f"learning-rate factor per epoch (default {LR_DECAY})")
     p.add_argument("--batch-size", type=int, default=BATCH)
     p.add_argument("--out", default="results/yinyang", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.h5")
@@ -146,7 +152,7 @@ def _print_flush(*a) -> None:
 
 def cli_train(args: argparse.Namespace) -> int:
     m = train(seed=args.seed, epochs=args.epochs, out_dir=args.out, quick=args.quick, progress=not args.no_progress,
-              lr=args.lr, batch_size=args.batch_size, hidden=args.hidden, resume=args.resume,
+              lr=args.lr, lr_decay=args.lr_decay, batch_size=args.batch_size, hidden=args.hidden, resume=args.resume,
               log=_print_flush if args.no_progress else None)
     print(json.dumps(m))
     return 0

@@ -27,13 +27,15 @@ from .params import check_size
 def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10, batch_size: int = 64,
         lr: Schedule = 1e-3, clip: Optional[float] = 1.0, X_val: Optional[np.ndarray] = None,
         y_val: Optional[np.ndarray] = None, activity_reg: float = 0.0, activity_target: float = 0.0,
-        seed: int = 0, optimizer: Optional[Optimizer] = None, progress: bool = False,
+        seed: int = 0, optimizer: Optional[Optimizer] = None, train_thresholds: bool = True, progress: bool = False,
         callback: Optional[Callable[[int, Dict[str, List[float]]], None]] = None) -> Dict[str, List[float]]:
     """Train ``model`` in place on (X (n, T, I), y (n,) labels or targets); returns the history.
 
     ``lr``: float or schedule (e.g. ``optim.ExponentialDecay``) for the default Adam, or pass your
     own ``optimizer`` over ``model.params``. ``clip``: max joint gradient L2 norm (None: no clipping).
-    ``activity_reg``/``activity_target``: see ``EGRUClassifier.loss_and_grad``. ``callback(epoch,
+    ``activity_reg``/``activity_target``: see ``EGRUClassifier.loss_and_grad``.
+    ``train_thresholds=False`` keeps the thresholds at their initial values (as EvNN's language
+    models, whose threshold learning rate is 0). ``callback(epoch,
     history)`` runs after every epoch. ``progress``: print one line per epoch.
     """
     if not isinstance(model, EGRUClassifier):
@@ -48,7 +50,7 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val or neither")
-    params = model.params
+    params = {k: v for k, v in model.params.items() if train_thresholds or not k.endswith(".thr")}
     opt = optimizer if optimizer is not None else Adam(params, lr=lr)
     keys = ["epoch", "train_loss", "train_acc", "train_activity", "back_fraction", "grad_norm", "lr",
             "val_loss", "val_acc", "val_activity", "time", "fwd_macs", "fwd_macs_dense", "bwd_macs", "bwd_macs_dense"]
@@ -65,6 +67,7 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
             idx = order[a:a + batch_size]
             loss, grads, info = model.loss_and_grad(X[idx], y[idx], activity_reg=activity_reg,
                                                     activity_target=activity_target)
+            grads = {k: grads[k] for k in params}
             gn = clip_grad_norm(grads, clip) if clip is not None else float(
                 np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
             opt.step(grads)
