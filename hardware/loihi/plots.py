@@ -117,6 +117,23 @@ def plot_quantization(lnet, path=None):
     return fig
 
 
+def _dt_axis(ax, dt) -> None:
+    """Log dt axis with the scanned dt values as plain tick labels (no 2x10^-1 minor labels)."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    dt = sorted(dt)
+    labels, last = [], None
+    for d in dt:   # label a tick only if it is not crowded by the previous labelled one
+        keep = last is None or np.log10(d / last) > 0.08
+        labels.append(f"{d:g}" if keep else "")
+        last = d if keep else last
+    ax.set_xticks(dt)
+    ax.set_xticklabels(labels, fontsize=7)
+
+
 def plot_agreement(rows: List[Dict], path=None, title: str = ""):
     """Agreement (%) and accuracies (%) against dt from ``agreement`` result dicts (one network)."""
     plt = _plt()
@@ -125,13 +142,13 @@ def plot_agreement(rows: List[Dict], path=None, title: str = ""):
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
     ax[0].plot(dt, [100 * r["agree"] for r in rows], "o-")
     ax[0].axhline(99, ls="--", color="gray", lw=0.8)
-    ax[0].set_xscale("log")
+    _dt_axis(ax[0], dt)
     ax[0].set_xlabel("dt (ms)")
     ax[0].set_ylabel("same class as eventsim (%)")
     if rows and "acc_loihi" in rows[0]:
         ax[1].plot(dt, [100 * r["acc_loihi"] for r in rows], "o-", label="Loihi fixed point")
         ax[1].axhline(100 * rows[0]["acc_eventsim"], ls="--", color="C3", label="eventsim (exact)")
-        ax[1].set_xscale("log")
+        _dt_axis(ax[1], dt)
         ax[1].set_xlabel("dt (ms)")
         ax[1].set_ylabel("test accuracy (%)")
         ax[1].legend(fontsize=8)
