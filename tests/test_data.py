@@ -130,3 +130,40 @@ def test_encoded_loaders():
 def test_latency_encoding_rejects_bad_input(kw, name):
     with pytest.raises(ValueError, match=name):
         latency_encode(**kw)
+
+
+def test_shift_image_spikes_equals_encoding_the_shifted_image():
+    """Oracle: translate the pixel arrays with numpy (zero fill), then latency-encode."""
+    from eventsim.data import shift_image_spikes
+
+    X, _ = digits_arrays("test")
+    X = X[:40]
+    enc = lambda A: latency_encode(A, t_max=20.0, invert=True, threshold=0.05)  # noqa: E731
+    batch = enc(X)
+    rng = np.random.default_rng(3)
+    out = shift_image_spikes(batch, (8, 8), 2, rng)
+    d = np.random.default_rng(3).integers(-2, 3, size=(len(X), 2))
+    assert np.any(d != 0)
+    imgs = X.reshape(-1, 8, 8)
+    shifted = np.zeros_like(imgs)
+    for b, (dy, dx) in enumerate(d):
+        for r in range(8):
+            for c in range(8):
+                if 0 <= r + dy < 8 and 0 <= c + dx < 8:
+                    shifted[b, r + dy, c + dx] = imgs[b, r, c]
+    ref = enc(shifted.reshape(len(X), 64))
+    for b in range(len(X)):
+        a = sorted(zip(out.times[out.offsets[b]:out.offsets[b + 1]], out.ids[out.offsets[b]:out.offsets[b + 1]]))
+        r_ = sorted(zip(ref.times[ref.offsets[b]:ref.offsets[b + 1]], ref.ids[ref.offsets[b]:ref.offsets[b + 1]]))
+        assert a == r_
+    # a bias neuron beyond the image keeps its id; zero shift is the identity
+    yy, _ = yin_yang_spikes("test")
+    with pytest.raises(ValueError, match="shape"):
+        shift_image_spikes(yy, (8, 8), 1, rng)
+    same = shift_image_spikes(batch, (8, 8), 0, rng)
+    assert np.array_equal(same.times, batch.times) and np.array_equal(same.ids, batch.ids)
+    extra = latency_encode(X, t_max=20.0, invert=True, threshold=0.05, bias_time=0.0)
+    moved = shift_image_spikes(extra, (8, 8), 1, rng)
+    assert np.count_nonzero(moved.ids == 64) == len(X)
+    with pytest.raises(ValueError, match="max_shift"):
+        shift_image_spikes(batch, (8, 8), -1, rng)

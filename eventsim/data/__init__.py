@@ -5,10 +5,11 @@
 - ``digits_arrays(split)``: scikit-learn's 8x8 digits as arrays on a fixed split; ``digits(split)``
   latency-coded (64 input neurons).
 - ``latency_encode(X, ...)``: values in [0, 1] -> one spike per feature (``SpikeBatch``);
-  ``drop_spikes(batch, p, rng)``: input dropout for training.
+  ``drop_spikes(batch, p, rng)``: input dropout for training; ``shift_image_spikes(batch, shape,
+  max_shift, rng)``: random image translations for training.
 """
 from .digits import digits_arrays
-from .encoding import digits, drop_spikes, latency_encode, yin_yang_spikes
+from .encoding import digits, drop_spikes, latency_encode, shift_image_spikes, yin_yang_spikes
 from .yin_yang import yin_yang, yin_yang_class
 
-__all__ = ["digits", "digits_arrays", "drop_spikes", "latency_encode", "yin_yang", "yin_yang_class", "yin_yang_spikes"]
+__all__ = ["digits", "digits_arrays", "drop_spikes", "latency_encode", "shift_image_spikes", "yin_yang", "yin_yang_class", "yin_yang_spikes"]

@@ -101,6 +101,38 @@ def drop_spikes(batch: SpikeBatch, p: float, rng: np.random.Generator) -> SpikeB
     return SpikeBatch(batch.times[keep], batch.ids[keep], offsets, batch.n_neurons, validate=False)
 
 
+
+def shift_image_spikes(batch: SpikeBatch, shape: Tuple[int, int], max_shift: int,
+                       rng: np.random.Generator) -> SpikeBatch:
+    """Translate image inputs: every sample moves by its own random (dy, dx) in
+    ``[-max_shift, max_shift]`` pixels (training augmentation; times unchanged).
+
+    Input neuron ``i`` is pixel ``(i // W, i % W)`` of an image of ``shape = (H, W)`` (row-major,
+    as ``latency_encode`` of flattened images); extra neurons ``>= H W`` (e.g. a bias neuron) keep
+    their id. Spikes moved outside the image are dropped. Two integers are drawn per sample from
+    ``rng``, in sample order, so augmented training stays reproducible.
+    """
+    if len(shape) != 2 or int(shape[0]) < 1 or int(shape[1]) < 1:
+        raise ValueError(f"shape must be (height, width) of positive integers, got {shape!r}")
+    h, w = int(shape[0]), int(shape[1])
+    if batch.n_neurons < h * w:
+        raise ValueError(f"shape {shape!r} needs at least {h * w} input neurons, batch has {batch.n_neurons}")
+    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
+        raise ValueError(f"max_shift must be an integer >= 0, got {max_shift!r}")
+    n = batch.n_samples
+    d = rng.integers(-int(max_shift), int(max_shift) + 1, size=(n, 2))
+    samp = np.repeat(np.arange(n), np.diff(batch.offsets))
+    ids = batch.ids.astype(np.int64)
+    img = ids < h * w
+    r = ids // w + d[samp, 0]
+    c = ids % w + d[samp, 1]
+    inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+    keep = ~img | inside
+    new_ids = np.where(img, r * w + c, ids)[keep]
+    counts = np.bincount(samp[keep], minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return SpikeBatch(batch.times[keep], new_ids.astype(batch.ids.dtype), offsets, batch.n_neurons, validate=False)
+
 # Encodings used by the recipes (models/yinyang.py, models/digits.py).
 YIN_YANG_T_MAX = 30.0        # feature value 1 -> 30 ms
 YIN_YANG_BIAS_TIME = 0.0     # bias spike (input neuron 4) at 0 ms
