@@ -138,10 +138,18 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) with bias correction; defaults b1=0.9, b2=0.999, eps=1e-8."""
+    """Adam (Kingma & Ba 2015) with bias correction; defaults b1=0.9, b2=0.999, eps=1e-8.
 
-    def __init__(self, params: Params, lr: Schedule = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8):
+    ``weight_decay`` > 0 adds decoupled weight decay (AdamW, Loshchilov & Hutter 2019): every step
+    also does ``p -= lr * weight_decay * p`` (before the Adam update, as torch.optim.AdamW).
+    """
+
+    def __init__(self, params: Params, lr: Schedule = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
         super().__init__(params, lr)
+        if not (np.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
         b1, b2 = betas
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"betas must lie in [0, 1), got {betas!r}")
@@ -159,6 +167,8 @@ class Adam(Optimizer):
         c2 = 1.0 - self.b2 ** k_step
         for k, p in self.params.items():
             g = grads[k]
+            if self.weight_decay:
+                p *= 1.0 - lr * self.weight_decay
             m, v = self.m[k], self.v[k]
             m *= self.b1
             m += (1.0 - self.b1) * g

@@ -37,10 +37,10 @@ from eventsim.optim import ExponentialDecay
 RECIPES: Dict[str, Dict[str, Any]] = {
     "pixel": dict(hidden=128, epochs=60, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=15, clip=1.0,
                   thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=0.0, activity_target=0.2,
-                  readout="last"),
-    "row": dict(hidden=128, epochs=30, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=8, clip=1.0,
+                  readout="last", weight_decay=0.0),
+    "row": dict(hidden=512, epochs=30, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=8, clip=1.0,
                 thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=1.0, activity_target=0.15,
-                readout="last"),
+                readout="last", weight_decay=0.0),
 }
 #: delayed-XOR settings (EGRU and the dense GRU baseline use the same data, sizes and optimiser)
 XOR_RECIPE: Dict[str, Any] = dict(n_steps=50, n_train=4000, n_test=1000, hidden=64, epochs=40, batch_size=32,
@@ -101,7 +101,7 @@ def train(encoding: str = "pixel", *, seed: int = 0, out_dir: Optional[str] = No
     model = build_model(Xtr.shape[2], 10, cfg, seed=seed)
     t0 = time.perf_counter()
     hist = fit(model, Xtr, ytr, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=_schedule(cfg, len(Xtr)),
-               clip=cfg["clip"], X_val=X_eval, y_val=y_eval, activity_reg=cfg["activity_reg"],
+               weight_decay=cfg.get("weight_decay", 0.0), clip=cfg["clip"], X_val=X_eval, y_val=y_eval, activity_reg=cfg["activity_reg"],
                activity_target=cfg["activity_target"], seed=seed, progress=progress)
     train_time = time.perf_counter() - t0
     ev = model.evaluate(X_eval, y_eval)

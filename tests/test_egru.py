@@ -483,3 +483,30 @@ def test_bad_inputs_raise_clear_errors():
         layer.backward(layer.forward(np.zeros((2, 5, 3)), store=False))
     with pytest.raises(ValueError, match="hidden_size"):
         EGRU(3, [4, 0])
+
+
+def test_fit_weight_decay_equals_adamw_on_weights():
+    """fit(weight_decay=wd) with frozen thresholds equals fit with eventsim's AdamW (itself checked
+    against torch.optim.AdamW in test_train.py) over the same parameters; thresholds never decay."""
+    from eventsim.egru import fit
+    from eventsim.optim import Adam
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 5, 3))
+    y = rng.integers(0, 2, 24)
+    a = EGRUClassifier(3, 6, 2, seed=1)
+    b = EGRUClassifier(3, 6, 2, seed=1)
+    thr0 = {k: v.copy() for k, v in a.params.items() if k.endswith(".thr")}
+    fit(a, X, y, epochs=2, batch_size=8, lr=1e-2, clip=None, weight_decay=0.3, train_thresholds=False)
+    opt = Adam({k: v for k, v in b.params.items() if not k.endswith(".thr")}, lr=1e-2, weight_decay=0.3)
+    fit(b, X, y, epochs=2, batch_size=8, clip=None, optimizer=opt, train_thresholds=False)
+    for k in a.params:
+        np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-12, atol=1e-14)
+    for k, v in thr0.items():
+        np.testing.assert_array_equal(a.params[k], v)
+    c = EGRUClassifier(3, 6, 2, seed=1)
+    fit(c, X, y, epochs=2, batch_size=8, lr=1e-2, clip=None, train_thresholds=False)
+    assert not np.allclose(c.params[[k for k in c.params if not k.endswith(".thr")][0]],
+                           a.params[[k for k in a.params if not k.endswith(".thr")][0]])
+    with pytest.raises(ValueError, match="weight_decay"):
+        fit(c, X, y, epochs=1, weight_decay=-1.0)

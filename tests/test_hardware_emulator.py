@@ -208,3 +208,31 @@ def test_emulator_layout_reuse_and_capacity_growth():
     b = emulate(ln, R, 80, layout=EmulatorLayout(ln), capacity=1)   # forces the retry path
     for pop in ("h", "o"):
         np.testing.assert_array_equal(a.rasters(pop), b.rasters(pop))
+
+
+def test_voltage_integral_readout_converges_to_eventsim_and_predicts_alike():
+    """DiscreteResult.voltage_integral (dt * sum of V after each step) of non-spiking read-outs is a
+    Riemann sum of eventsim's exact integral: error O(dt); predictions with readout='integral' agree."""
+    from hardware.loihi.agreement import agreement, predict
+
+    rng = np.random.default_rng(11)
+    net = es.Network()
+    net.add_input("in", 6)
+    net.add_population("h", 20, es.LIFParams(tau_mem=10.0, tau_syn=5.0))
+    net.add_population("out", 4, es.LIFParams.readout(tau_mem=10.0, tau_syn=5.0))
+    net.connect("in", "h", rng.normal(0.8, 0.4, (20, 6)))
+    net.connect("h", "out", rng.normal(0.0, 0.5, (4, 20)))
+    batch = es.SpikeBatch.from_lists([[(0.5 * k + 0.25 * s, k) for k in range(6)] for s in range(5)], n_neurons=6)
+    t_max = 30.0
+    ref = es.simulate(net, batch, t_max)
+    errs = []
+    for dt in (0.05, 0.0125):
+        res = emulate(quantize(net, dt, precision="float", method="exact"), batch, t_max=t_max, record_v={"out": "all"})
+        errs.append(np.max(np.abs(res.voltage_integral("out") - ref.voltage_integral("out"))))
+        np.testing.assert_array_equal(predict(res, net, readout="integral"), predict(ref, net, readout="integral"))
+    assert errs[1] < errs[0] / 2.5 and errs[1] < 0.05
+    r = agreement(net, batch, None, t_max, 0.0125, precision="float", readout="integral",
+                  quantize_kwargs={"method": "exact"})
+    assert r["agree"] == 1.0
+    with pytest.raises(ValueError, match="readout"):
+        predict(ref, net, readout="mean")

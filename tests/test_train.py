@@ -189,3 +189,25 @@ def test_resume_rejects_a_mismatched_checkpoint(tmp_path):
     es.Network.feedforward([5, 3], seed=0).save(tmp_path / "net.h5")
     with pytest.raises(ValueError, match="format"):
         load_checkpoint(tmp_path / "net.h5")
+
+
+def test_adam_weight_decay_equals_torch_adamw():
+    """Decoupled weight decay: 20 steps on random gradients equal torch.optim.AdamW (float64)."""
+    import torch
+
+    from eventsim.optim import Adam
+
+    rng = np.random.default_rng(5)
+    p0 = rng.normal(size=(4, 3))
+    grads = rng.normal(size=(20, 4, 3))
+    p = {"w": p0.copy()}
+    opt = Adam(p, lr=1e-2, weight_decay=0.1)
+    tp = torch.tensor(p0.copy(), requires_grad=True)
+    topt = torch.optim.AdamW([tp], lr=1e-2, weight_decay=0.1, betas=(0.9, 0.999), eps=1e-8)
+    for g in grads:
+        opt.step({"w": g})
+        tp.grad = torch.tensor(g)
+        topt.step()
+    np.testing.assert_allclose(p["w"], tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="weight_decay"):
+        Adam({"w": p0.copy()}, weight_decay=-1.0)

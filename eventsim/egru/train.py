@@ -27,7 +27,8 @@ from .params import check_size
 def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10, batch_size: int = 64,
         lr: Schedule = 1e-3, clip: Optional[float] = 1.0, X_val: Optional[np.ndarray] = None,
         y_val: Optional[np.ndarray] = None, activity_reg: float = 0.0, activity_target: float = 0.0,
-        seed: int = 0, optimizer: Optional[Optimizer] = None, train_thresholds: bool = True, progress: bool = False,
+        seed: int = 0, optimizer: Optional[Optimizer] = None, train_thresholds: bool = True, weight_decay: float = 0.0,
+        progress: bool = False,
         callback: Optional[Callable[[int, Dict[str, List[float]]], None]] = None) -> Dict[str, List[float]]:
     """Train ``model`` in place on (X (n, T, I), y (n,) labels or targets); returns the history.
 
@@ -35,7 +36,9 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
     own ``optimizer`` over ``model.params``. ``clip``: max joint gradient L2 norm (None: no clipping).
     ``activity_reg``/``activity_target``: see ``EGRUClassifier.loss_and_grad``.
     ``train_thresholds=False`` keeps the thresholds at their initial values (as EvNN's language
-    models, whose threshold learning rate is 0). ``callback(epoch,
+    models, whose threshold learning rate is 0). ``weight_decay``: decoupled weight decay (AdamW style:
+    ``p *= 1 - lr * weight_decay`` before each optimiser step) of weights and biases, not thresholds.
+    ``callback(epoch,
     history)`` runs after every epoch. ``progress``: print one line per epoch.
     """
     if not isinstance(model, EGRUClassifier):
@@ -50,7 +53,10 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val or neither")
+    if not (np.isfinite(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
     params = {k: v for k, v in model.params.items() if train_thresholds or not k.endswith(".thr")}
+    decayed = [v for k, v in params.items() if not k.endswith(".thr")]
     opt = optimizer if optimizer is not None else Adam(params, lr=lr)
     keys = ["epoch", "train_loss", "train_acc", "train_activity", "back_fraction", "grad_norm", "lr",
             "val_loss", "val_acc", "val_activity", "time", "fwd_macs", "fwd_macs_dense", "bwd_macs", "bwd_macs_dense"]
@@ -70,6 +76,10 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
             grads = {k: grads[k] for k in params}
             gn = clip_grad_norm(grads, clip) if clip is not None else float(
                 np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+            if weight_decay > 0:
+                f = 1.0 - opt.current_lr() * weight_decay
+                for v in decayed:
+                    v *= f
             opt.step(grads)
             model.clamp_thresholds()
             s_loss += loss

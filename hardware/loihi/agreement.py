@@ -39,14 +39,26 @@ def _output_population(net) -> str:
     return sinks[0]
 
 
-def predict(result, net, population: Optional[str] = None) -> np.ndarray:
-    """Predicted class per sample from an eventsim Result or a DiscreteResult."""
+READOUTS = ("max", "integral")
+
+
+def predict(result, net, population: Optional[str] = None, readout: str = "max") -> np.ndarray:
+    """Predicted class per sample from an eventsim Result or a DiscreteResult.
+
+    Spiking output population: the neuron that fires first (-1 if none fires). Non-spiking
+    read-outs: the largest maximum voltage (``readout='max'``, as ``MaxVoltageCE``) or the largest
+    voltage integral (``'integral'``, as ``VoltageIntegralCE``).
+    """
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
     pop = population or _output_population(net)
     if net.populations[pop].params.spiking:
         t = result.first_spike_times(pop)
         pred = np.argmin(t, axis=1) if t.size else np.zeros(t.shape[0], np.int64)
         pred[~np.isfinite(t.min(axis=1, initial=np.inf))] = -1
         return pred
+    if readout == "integral":
+        return np.argmax(result.voltage_integral(pop), axis=1)
     return np.argmax(result.max_voltage(pop), axis=1)
 
 
@@ -72,11 +84,13 @@ def first_spike_agreement(ref, res, net, dt: float) -> Dict[str, Dict[str, float
 
 def agreement(net, inputs, labels: Optional[np.ndarray], t_max: float, dt: float, *, backend: str = "numba",
               precision: str = "fixed", population: Optional[str] = None, quantize_kwargs: Optional[Mapping] = None,
-              reference=None, copies: int = 16, lnet=None) -> Dict[str, Any]:
+              reference=None, copies: int = 16, lnet=None, readout: str = "max") -> Dict[str, Any]:
     """Compare eventsim and the discrete Loihi model on ``inputs`` (SpikeBatch, ms).
 
     ``reference``: a precomputed ``eventsim.simulate`` result (saves its recomputation in scans).
     ``backend``: ``'numba'`` (emulator) or ``'lava'`` (Lava Loihi2SimCfg; slow, ~1-2 ms per step).
+    ``readout``: how a non-spiking output population predicts (see ``predict``); ``'integral'``
+    records the output voltages of the discrete run.
     Returns a dict with agree, acc_eventsim, acc_loihi, drop_points, dt, n_samples, timings and
     the quantisation report summary.
     """
@@ -87,27 +101,28 @@ def agreement(net, inputs, labels: Optional[np.ndarray], t_max: float, dt: float
     t0 = time.perf_counter()
     ref = reference if reference is not None else es.simulate(net, inputs, t_max, progress=False)
     t_ref = time.perf_counter() - t0
-    p_ref = predict(ref, net, population)
+    p_ref = predict(ref, net, population, readout)
+    pop = population or _output_population(net)
+    rec = {pop: "all"} if readout == "integral" and not net.populations[pop].params.spiking else None
     if lnet is None:
         lnet = quantize(net, dt, precision=precision, **dict(quantize_kwargs or {}))
     t0 = time.perf_counter()
     if backend == "numba":
         from .emulator import emulate
 
-        res = emulate(lnet, inputs, t_max=t_max)
+        res = emulate(lnet, inputs, t_max=t_max, record_v=rec)
     elif backend == "lava":
         from .lava_graph import run_lava
 
-        res = run_lava(lnet, inputs, t_max=t_max, copies=copies)
+        res = run_lava(lnet, inputs, t_max=t_max, copies=copies, record_v=tuple(rec or ()))
     else:
         raise ValueError(f"backend must be 'numba' or 'lava', got {backend!r}")
     t_run = time.perf_counter() - t0
-    p = predict(res, net, population)
+    p = predict(res, net, population, readout)
     out: Dict[str, Any] = {"dt": float(dt), "backend": backend, "precision": precision, "n_samples": int(p.size),
                            "agree": float(np.mean(p == p_ref)), "n_disagree": int(np.sum(p != p_ref)),
                            "eventsim_s": t_ref, "run_s": t_run, "n_steps": res.n_steps}
     out["first_spike"] = first_spike_agreement(ref, res, net, dt)
-    pop = population or _output_population(net)
     if net.populations[pop].params.spiking:
         # samples whose exact output first spikes are not within one step of each other
         ft = np.sort(ref.first_spike_times(pop), axis=1)
@@ -136,6 +151,15 @@ def agreement(net, inputs, labels: Optional[np.ndarray], t_max: float, dt: float
     out["predictions_eventsim"] = p_ref
     out["result"] = res
     return out
+
+
+def task_readout(task: str) -> str:
+    """How the task recipe's network predicts with non-spiking read-outs (``READOUT`` of models/<task>.py)."""
+    import importlib
+
+    if task not in ("yinyang", "digits"):
+        raise ValueError(f"task must be 'yinyang' or 'digits', got {task!r}")
+    return getattr(importlib.import_module(f"models.{task}"), "READOUT", "max")
 
 
 def task_data(task: str, split: str = "test"):
@@ -187,8 +211,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--lava-samples", type=int, default=0, help="also run Lava fixed_pt on the first N test samples")
     ap.add_argument("--lava-dt", type=float, default=None, help="dt of the Lava run (default: the last --dt)")
     ap.add_argument("--copies", type=int, default=25, help="network copies per Lava step")
+    ap.add_argument("--readout", choices=READOUTS, default=None,
+                    help="prediction of non-spiking read-outs (default: the task recipe's, models/*.READOUT)")
     ap.add_argument("--out", default=None, help="JSON file to write")
     args = ap.parse_args(argv)
+    readout = args.readout or task_readout(args.task)
     import eventsim as es
 
     inputs, labels, t_max, cal = task_data(args.task, args.split)
@@ -210,7 +237,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             kw = dict(qkw)
             if args.calibrate:
                 kw["calibration"] = cal
-            r = agreement(net, inputs, labels, t_max, dt, quantize_kwargs=kw, reference=ref)
+            r = agreement(net, inputs, labels, t_max, dt, quantize_kwargs=kw, reference=ref, readout=readout)
             r["network"] = label
             rows.append(r)
             print(f"{label:<28} {dt:>7.4g} {r['n_steps']:>6} {100 * r['agree']:>6.1f}% {100 * r['acc_eventsim']:>6.1f}% "
@@ -227,9 +254,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .emulator import emulate
 
             lnet = quantize(net, dt, **kw)
-            r = agreement(net, sub, labels[idx], t_max, dt, backend="lava", lnet=lnet, copies=args.copies)
-            emu = emulate(lnet, sub, t_max=t_max)
-            r["lava_equals_emulator_predictions"] = bool(np.array_equal(predict(emu, net), r["predictions"]))
+            r = agreement(net, sub, labels[idx], t_max, dt, backend="lava", lnet=lnet, copies=args.copies,
+                          readout=readout)
+            emu = emulate(lnet, sub, t_max=t_max, record_v={_output_population(net): "all"})
+            r["lava_equals_emulator_predictions"] = bool(np.array_equal(predict(emu, net, None, readout),
+                                                                        r["predictions"]))
             r["raster_entries_differing_lava_vs_emulator"] = emu.mismatches(r["result"])
             r["network"] = label
             rows.append(r)
@@ -240,7 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.out:
         clean = [{k: v for k, v in r.items() if not isinstance(v, np.ndarray) and k != "result"} for r in rows]
         with open(args.out, "w") as f:
-            json.dump({"task": args.task, "calibrated": args.calibrate, "rows": clean}, f, indent=1, default=float)
+            json.dump({"task": args.task, "calibrated": args.calibrate, "readout": readout, "rows": clean}, f, indent=1, default=float)
         print(f"wrote {args.out}")
     return 0
 

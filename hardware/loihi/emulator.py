@@ -240,6 +240,16 @@ class DiscreteResult:
         s, off = self._conv[population]
         return off + v / s
 
+    def voltage_integral(self, population: str) -> np.ndarray:
+        """(n_samples, n) integral of V over the run (ms x eventsim voltage units): ``dt * sum_t V_t``
+        of the recorded voltage after each step (the discrete counterpart of
+        ``eventsim.Result.voltage_integral``; needs ``record_v`` of the whole population)."""
+        v = self.voltage(population)
+        n = self._pop(population)[1]
+        if v.shape[2] != n:
+            raise ValueError(f"voltage_integral needs every neuron of {population!r} recorded (record_v 'all')")
+        return self.dt * v.sum(axis=1)
+
     def mismatches(self, other: "DiscreteResult") -> Dict[str, int]:
         """Number of differing raster entries per population (0 everywhere = identical spikes)."""
         if other.n_samples != self.n_samples or other.n_steps != self.n_steps:
