@@ -36,6 +36,13 @@ FORMAT_VERSION = 1
 PathLike = Union[str, os.PathLike]
 
 
+def _default_mode() -> int:
+    """0666 minus the process umask: the mode ``open(path, 'w')`` would give a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
     """Open a temporary HDF5 file next to ``path``, yield it, and rename it into place on success."""
@@ -55,6 +62,7 @@ def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
             f.attrs["version"] = FORMAT_VERSION
             f.attrs["eventsim_version"] = __version__
             yield f
+        os.chmod(tmp, _default_mode())   # mkstemp creates 0600; give the file the usual umask-based mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

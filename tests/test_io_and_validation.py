@@ -175,3 +175,13 @@ def test_runaway_activity_is_reported():
     net.add_population("x", 3, p)
     with pytest.raises(ValueError, match="max_spikes"):
         es.simulate(net, None, 1000.0, max_spikes=50)
+
+
+def test_saved_files_get_the_umask_mode_not_the_temp_file_mode(tmp_path):
+    """atomic_h5 writes through mkstemp (mode 0600); the final file has the mode a plain open() gives."""
+    import os
+
+    net = es.Network.feedforward([2, 3], seed=0)
+    net.save(tmp_path / "n.h5")
+    (tmp_path / "plain").write_text("x")
+    assert os.stat(tmp_path / "n.h5").st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
