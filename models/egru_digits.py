@@ -37,10 +37,10 @@ from eventsim.optim import ExponentialDecay
 RECIPES: Dict[str, Dict[str, Any]] = {
     "pixel": dict(hidden=128, epochs=60, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=15, clip=1.0,
                   thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=0.0, activity_target=0.2,
-                  readout="last", weight_decay=0.0),
+                  readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0),
     "row": dict(hidden=512, epochs=30, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=8, clip=1.0,
                 thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=1.0, activity_target=0.15,
-                readout="last", weight_decay=0.0),
+                readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0),
 }
 #: delayed-XOR settings (EGRU and the dense GRU baseline use the same data, sizes and optimiser)
 XOR_RECIPE: Dict[str, Any] = dict(n_steps=50, n_train=4000, n_test=1000, hidden=64, epochs=40, batch_size=32,
@@ -63,10 +63,19 @@ def recipe(encoding: str, **overrides: Any) -> Dict[str, Any]:
 
 
 def build_model(n_in: int, n_out: int, cfg: Dict[str, Any], seed: int = 0) -> EGRUClassifier:
-    """EGRU classifier (one layer of ``cfg['hidden']`` units) from a recipe dict."""
+    """EGRU classifier (one layer of ``cfg['hidden']`` units) from a recipe dict.
+
+    ``z_bias``: initial bias of the update gate z (both bias vectors are zero in EvNN's
+    initialisation); z_bias > 0 makes units keep their state longer at the start of training
+    (c_t = z c_{t-1} + (1 - z) g), the "forget-gate bias" remedy for long sequences.
+    """
     conf = EGRUConfig(thr_mean=cfg["thr_mean"], gamma=cfg["gamma"], width=cfg["width"],
-                      weight_gain=cfg.get("weight_gain", 1.0))
-    return EGRUClassifier(n_in, cfg["hidden"], n_out, readout=cfg.get("readout", "last"), config=conf, seed=seed)
+                      weight_gain=cfg.get("weight_gain", 1.0), trace_decay=cfg.get("trace_decay", 0.9))
+    model = EGRUClassifier(n_in, cfg["hidden"], n_out, readout=cfg.get("readout", "last"), config=conf, seed=seed)
+    zb = float(cfg.get("z_bias", 0.0))
+    if zb:
+        model.params["l0.b_x"][:cfg["hidden"]] = zb
+    return model
 
 
 def _schedule(cfg: Dict[str, Any], n_train: int) -> ExponentialDecay:
