@@ -5,7 +5,8 @@ Commands (from the repository root)::
 
     eventsim train egru-digits --encoding pixel [--out DIR --plot]       # 64 steps, 1 input
     eventsim train egru-digits --encoding row                             # 8 steps, 8 inputs
-    eventsim train egru-digits --task delayed-xor --model egru|gru        # long-memory task
+    eventsim train egru-digits --task adding --model egru|gru             # long-memory task (adding problem)
+    eventsim train egru-digits --task delayed-xor --model egru|gru        # long-memory task (delayed XOR)
     python -m models.egru_digits ...                                      # same, without the CLI
 
 Digits: scikit-learn 8x8 digits, fixed train/test split of ``eventsim.data.digits`` (1438/359),
@@ -17,8 +18,11 @@ penalty ``activity_reg * max(0, mean(o) - activity_target)^2``. The model is tra
 training set for a fixed number of epochs and evaluated once on the test set (the hyper-parameters
 below were chosen on a validation split of the training set, ``--val-fraction``).
 
-Delayed XOR (``eventsim.egru.tasks.delayed_xor``): two marked +-1 values among T distractors, the
-XOR of their signs must be reported at the last step (cue), >= T/2 steps after the second mark.
+Long-memory tasks, EGRU against a dense torch.nn.GRU with the same data, size and optimiser:
+the adding problem (``eventsim.egru.tasks.adding_problem``: report the sum of two marked numbers of
+a random sequence at its last step; mean squared error, trivial baseline 1/6) and delayed XOR
+(``tasks.delayed_xor``: two marked +-1 values among +-1 distractors, the XOR of their signs at the
+last step, >= T/2 steps after the second mark).
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -42,10 +46,15 @@ RECIPES: Dict[str, Dict[str, Any]] = {
                 thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=1.0, activity_target=0.15,
                 readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0),
 }
-#: delayed-XOR settings (EGRU and the dense GRU baseline use the same data, sizes and optimiser)
-XOR_RECIPE: Dict[str, Any] = dict(n_steps=50, n_train=4000, n_test=1000, hidden=64, epochs=40, batch_size=32,
-                                  lr=3e-3, lr_decay=0.5, decay_every=15, clip=1.0, thr_mean=0.3, gamma=0.7,
-                                  width=1.0, activity_reg=0.0, activity_target=0.2)
+#: long-memory task settings (EGRU and the dense GRU baseline use the same data, sizes and optimiser)
+LONG_RECIPES: Dict[str, Dict[str, Any]] = {
+    "adding": dict(n_steps=50, n_train=10000, n_test=1000, hidden=64, epochs=30, batch_size=32, lr=3e-3,
+                   lr_decay=0.5, decay_every=10, clip=1.0, thr_mean=0.3, gamma=0.7, width=1.0, activity_reg=0.0,
+                   activity_target=0.2),
+    "delayed-xor": dict(n_steps=50, n_train=4000, n_test=1000, hidden=64, epochs=40, batch_size=32, lr=3e-3,
+                        lr_decay=0.5, decay_every=15, clip=1.0, thr_mean=0.3, gamma=0.7, width=1.0,
+                        activity_reg=0.0, activity_target=0.2),
+}
 
 
 def recipe(encoding: str, **overrides: Any) -> Dict[str, Any]:
@@ -165,62 +174,99 @@ def plot_history(hist: Dict[str, Any], path, title: str = "EGRU") -> None:
     plt.close(fig)
 
 
-# ------------------------------------------------------------------ long-memory task
-def train_long_memory(model: str = "egru", *, seed: int = 0, progress: bool = True, **overrides: Any) -> Dict[str, Any]:
-    """Delayed XOR with an EGRU (``model='egru'``) or a dense torch.nn.GRU (``'gru'``, float64,
-    read-out of the last hidden state, same optimiser settings). Returns metrics: test accuracy
-    (chance 0.5), activity (EGRU), the settings and the history."""
-    if model not in ("egru", "gru"):
-        raise ValueError(f"model must be 'egru' or 'gru', got {model!r}")
-    cfg = dict(XOR_RECIPE)
+# ------------------------------------------------------------------ long-memory tasks
+LONG_TASKS = ("adding", "delayed-xor")
+#: variance of the sum of two U(0, 1) numbers: the MSE of always answering 1 on the adding problem
+ADDING_BASELINE_MSE = 1.0 / 6.0
+#: the adding problem counts as solved below this test MSE (6 % of the trivial baseline)
+ADDING_SOLVED_MSE = 0.01
+
+
+def long_memory_recipe(task: str, **overrides: Any) -> Dict[str, Any]:
+    """Settings of a long-memory task (``LONG_RECIPES[task]``) with ``overrides`` applied (None ignored)."""
+    if task not in LONG_TASKS:
+        raise ValueError(f"task must be one of {LONG_TASKS}, got {task!r}")
+    cfg = dict(LONG_RECIPES[task])
     for k, v in overrides.items():
         if v is None:
             continue
         if k not in cfg:
             raise ValueError(f"unknown hyper-parameter {k!r} (known: {sorted(cfg)})")
         cfg[k] = v
-    Xtr, ytr = tasks.delayed_xor(cfg["n_train"], cfg["n_steps"], seed=np.random.default_rng([seed, 1]))
-    Xte, yte = tasks.delayed_xor(cfg["n_test"], cfg["n_steps"], seed=np.random.default_rng([seed, 2]))
+    return cfg
+
+
+def train_long_memory(model: str = "egru", *, task: str = "adding", seed: int = 0, progress: bool = True,
+                      **overrides: Any) -> Dict[str, Any]:
+    """A long-memory task with an EGRU (``model='egru'``) or a dense torch.nn.GRU (``'gru'``, float64,
+    read-out of the last hidden state, same data, optimiser and schedule).
+
+    ``task='adding'`` (``tasks.adding_problem``): report the sum of the two marked numbers of a
+    random sequence at the last step; mean squared error (trivial baseline 1/6, solved below
+    ``ADDING_SOLVED_MSE``). ``'delayed-xor'``: XOR of the signs of two marked values among +-1
+    distractors (accuracy, chance 0.5). Returns metrics: test MSE or accuracy, activity (EGRU),
+    the settings and the history.
+    """
+    if model not in ("egru", "gru"):
+        raise ValueError(f"model must be 'egru' or 'gru', got {model!r}")
+    cfg = long_memory_recipe(task, **overrides)
+    make = tasks.adding_problem if task == "adding" else tasks.delayed_xor
+    Xtr, ytr = make(cfg["n_train"], cfg["n_steps"], seed=np.random.default_rng([seed, 1]))
+    Xte, yte = make(cfg["n_test"], cfg["n_steps"], seed=np.random.default_rng([seed, 2]))
+    regression = task == "adding"
+    n_out = 1 if regression else 2
     t0 = time.perf_counter()
     if model == "gru":
-        hist, acc = _train_torch_gru(Xtr, ytr, Xte, yte, cfg, seed, progress)
-        metrics = {"test_accuracy": acc, "test_activity": None}
+        hist, score = _train_torch_gru(Xtr, ytr, Xte, yte, cfg, seed, progress, n_out, regression)
+        metrics: Dict[str, Any] = {"test_activity": None}
     else:
-        m = EGRUClassifier(3, cfg["hidden"], 2, config=EGRUConfig(thr_mean=cfg["thr_mean"], gamma=cfg["gamma"],
-                                                                   width=cfg["width"]), seed=seed)
+        conf = EGRUConfig(thr_mean=cfg["thr_mean"], gamma=cfg["gamma"], width=cfg["width"])
+        m = EGRUClassifier(Xtr.shape[2], cfg["hidden"], n_out, loss="mse" if regression else "ce", config=conf,
+                           seed=seed)
         hist = fit(m, Xtr, ytr, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=_schedule(cfg, len(Xtr)),
                    clip=cfg["clip"], X_val=Xte, y_val=yte, activity_reg=cfg["activity_reg"],
                    activity_target=cfg["activity_target"], seed=seed, progress=progress)
         ev = m.evaluate(Xte, yte)
-        metrics = {"test_accuracy": ev["accuracy"], "test_activity": ev["activity"],
-                   "fwd_mac_reduction_total": ev["fwd_macs_dense"] / max(1, ev["fwd_macs"])}
-    metrics.update({"task": "delayed-xor", "model": model, "seed": seed, "train_time_s": time.perf_counter() - t0,
+        score = ev["loss"] if regression else ev["accuracy"]
+        metrics = {"test_activity": ev["activity"], "fwd_mac_reduction_total": ev["fwd_macs_dense"] / max(1, ev["fwd_macs"])}
+    if regression:
+        metrics.update({"test_mse": score, "baseline_mse": ADDING_BASELINE_MSE, "solved": bool(score < ADDING_SOLVED_MSE)})
+    else:
+        metrics["test_accuracy"] = score
+    metrics.update({"task": task, "model": model, "seed": seed, "train_time_s": time.perf_counter() - t0,
                     "recipe": cfg, "history": hist})
     return metrics
 
 
-def _train_torch_gru(Xtr, ytr, Xte, yte, cfg, seed: int, progress: bool):
-    """Dense GRU baseline in torch (float64, CPU): GRU(I, H) -> Linear(H, 2) on h_T."""
+def _train_torch_gru(Xtr, ytr, Xte, yte, cfg, seed: int, progress: bool, n_out: int, regression: bool):
+    """Dense GRU baseline in torch (float64, CPU): GRU(I, H) -> Linear(H, n_out) on h_T; cross-entropy
+    or MSE. Returns (history, final test accuracy or MSE)."""
     import torch
 
     torch.manual_seed(seed)
-    torch.set_default_dtype(torch.float64)
-    gru = torch.nn.GRU(Xtr.shape[2], cfg["hidden"], batch_first=True)
-    head = torch.nn.Linear(cfg["hidden"], 2)
+    dt = torch.float64
+    gru = torch.nn.GRU(Xtr.shape[2], cfg["hidden"], batch_first=True).to(dt)
+    head = torch.nn.Linear(cfg["hidden"], n_out).to(dt)
     params = list(gru.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=cfg["lr"])
     steps_per_epoch = -(-len(Xtr) // cfg["batch_size"])
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg["decay_every"] * steps_per_epoch, gamma=cfg["lr_decay"])
-    Xt, yt = torch.tensor(Xtr), torch.tensor(ytr)
-    Xe, ye = torch.tensor(Xte), torch.tensor(yte)
-    hist = {"epoch": [], "train_loss": [], "val_acc": []}
+    Xt, yt = torch.tensor(Xtr, dtype=dt), torch.tensor(ytr)
+    Xe, ye = torch.tensor(Xte, dtype=dt), torch.tensor(yte)
+
+    def loss_fn(out, target):
+        if regression:
+            return torch.mean((out[:, 0] - target) ** 2)
+        return torch.nn.functional.cross_entropy(out, target)
+
+    hist: Dict[str, List[float]] = {"epoch": [], "train_loss": [], "val_score": []}
     for ep in range(cfg["epochs"]):
         order = np.random.default_rng([seed, ep]).permutation(len(Xtr))
         tot, nb = 0.0, 0
         for a in range(0, len(Xtr), cfg["batch_size"]):
             idx = torch.tensor(order[a:a + cfg["batch_size"]])
             _, h = gru(Xt[idx])
-            loss = torch.nn.functional.cross_entropy(head(h[-1]), yt[idx])
+            loss = loss_fn(head(h[-1]), yt[idx])
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, cfg["clip"])
@@ -230,29 +276,32 @@ def _train_torch_gru(Xtr, ytr, Xte, yte, cfg, seed: int, progress: bool):
             nb += 1
         with torch.no_grad():
             _, h = gru(Xe)
-            acc = float((head(h[-1]).argmax(1) == ye).double().mean())
+            out = head(h[-1])
+            score = float(loss_fn(out, ye)) if regression else float((out.argmax(1) == ye).double().mean())
         hist["epoch"].append(ep + 1)
         hist["train_loss"].append(tot / nb)
-        hist["val_acc"].append(acc)
+        hist["val_score"].append(score)
         if progress:
-            print(f"GRU epoch {ep + 1:3d}  loss {tot / nb:.4f}  test acc {acc:.4f}", flush=True)
-    return hist, hist["val_acc"][-1]
+            print(f"GRU epoch {ep + 1:3d}  loss {tot / nb:.4f}  test {'mse' if regression else 'acc'} {score:.4f}",
+                  flush=True)
+    return hist, hist["val_score"][-1]
 
 
 # ------------------------------------------------------------------ CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``eventsim train egru-digits``."""
-    parser.add_argument("--task", choices=["digits", "delayed-xor"], default="digits")
+    parser.add_argument("--task", choices=["digits", *LONG_TASKS], default="digits",
+                        help="sequential digits, or a long-memory task (adding problem, delayed XOR)")
     parser.add_argument("--encoding", choices=sorted(RECIPES), default="pixel",
                         help="digits: 'pixel' (64 steps x 1 input) or 'row' (8 steps x 8 inputs)")
     parser.add_argument("--model", choices=["egru", "gru"], default="egru",
-                        help="delayed-xor only: EGRU or the dense torch GRU baseline")
+                        help="long-memory tasks only: EGRU or the dense torch GRU baseline")
     parser.add_argument("--hidden", type=int, default=None, help="hidden units (default: recipe)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: recipe)")
     parser.add_argument("--lr", type=float, default=None, help="initial learning rate (default: recipe)")
     parser.add_argument("--activity-reg", type=float, default=None, help="activity penalty weight")
     parser.add_argument("--activity-target", type=float, default=None, help="activity above which it acts")
-    parser.add_argument("--steps", type=int, default=None, help="delayed-xor sequence length (default 50)")
+    parser.add_argument("--steps", type=int, default=None, help="long-memory task: sequence length (default 50)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-fraction", type=float, default=0.0,
                         help="digits: hold out this fraction of the training set and evaluate on it")
@@ -273,17 +322,21 @@ def cli_train_egru_digits(args: argparse.Namespace) -> int:
               f"fewer than a dense GRU (recurrent {metrics['fwd_mac_reduction_recurrent']:.1f}x), "
               f"trained in {metrics['train_time_s']:.0f} s")
         return 0
-    metrics = train_long_memory(args.model, seed=args.seed, progress=not args.quiet, hidden=args.hidden,
-                                epochs=args.epochs, lr=args.lr, n_steps=args.steps, activity_reg=args.activity_reg,
-                                activity_target=args.activity_target)
+    metrics = train_long_memory(args.model, task=args.task, seed=args.seed, progress=not args.quiet,
+                                hidden=args.hidden, epochs=args.epochs, lr=args.lr, n_steps=args.steps,
+                                activity_reg=args.activity_reg, activity_target=args.activity_target)
     act = metrics["test_activity"]
-    print(f"delayed XOR (T={metrics['recipe']['n_steps']}) {args.model.upper()}: test accuracy "
-          f"{100 * metrics['test_accuracy']:.2f} %" + ("" if act is None else f", mean activity {100 * act:.1f} %")
-          + f", trained in {metrics['train_time_s']:.0f} s")
+    if args.task == "adding":
+        score = (f"test MSE {metrics['test_mse']:.4f} (trivial baseline {ADDING_BASELINE_MSE:.4f}; "
+                 f"{'solved' if metrics['solved'] else 'not solved'}: < {ADDING_SOLVED_MSE})")
+    else:
+        score = f"test accuracy {100 * metrics['test_accuracy']:.2f} % (chance 50 %)"
+    print(f"{args.task} (T={metrics['recipe']['n_steps']}) {args.model.upper()}: {score}"
+          + ("" if act is None else f", mean activity {100 * act:.1f} %") + f", trained in {metrics['train_time_s']:.0f} s")
     if args.out is not None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"delayed_xor_{args.model}.json").write_text(json.dumps(metrics, indent=2, default=float))
+        (out / f"{args.task.replace('-', '_')}_{args.model}.json").write_text(json.dumps(metrics, indent=2, default=float))
     return 0
 
 

@@ -111,10 +111,13 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
                 hist[k].append(np.nan)
         hist["time"].append(time.perf_counter() - t0)
         if progress:
-            print(f"epoch {ep + 1:3d}  loss {hist['train_loss'][-1]:.4f}  train acc {hist['train_acc'][-1]:.4f}  "
-                  f"act {hist['train_activity'][-1]:.3f}  val loss {hist['val_loss'][-1]:.4f}  "
-                  f"val acc {hist['val_acc'][-1]:.4f}  val act {hist['val_activity'][-1]:.3f}  "
-                  f"lr {lr_now:.2e}  {hist['time'][-1]:.1f}s", flush=True)
+            ce = model.loss == "ce"
+            acc = f"  train acc {hist['train_acc'][-1]:.4f}" if ce else ""
+            val = "" if X_val is None else (f"  val loss {hist['val_loss'][-1]:.4f}"
+                                            + (f"  val acc {hist['val_acc'][-1]:.4f}" if ce else "")
+                                            + f"  val act {hist['val_activity'][-1]:.3f}")
+            print(f"epoch {ep + 1:3d}  loss {hist['train_loss'][-1]:.4f}{acc}  act {hist['train_activity'][-1]:.3f}"
+                  f"{val}  lr {lr_now:.2e}  {hist['time'][-1]:.1f}s", flush=True)
         if callback is not None:
             callback(ep, hist)
     return hist
