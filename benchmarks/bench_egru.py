@@ -36,6 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+# torch's OpenMP workers spin after each parallel region by default and would take the cores from the
+# Numba kernels timed right after a torch call; passive waiting keeps the side-by-side runs fair.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
