@@ -8,7 +8,9 @@ Recipe (the paper's, [EP] ``paper/figure3.py``):
   refractory period; weights N(1.5, 0.78) (input->hidden) and N(0.93, 0.1) (hidden->output);
 - loss: ``FirstSpikeCE`` (tau0 = 0.5 ms, tau1 = 6.4 ms, alpha = 3e-3), prediction = earliest
   output neuron; each sample is simulated for ``T_MAX`` ms;
-- optimiser: Adam, lr 5e-3 x0.95 per epoch, batch 32;
+- optimiser: Adam, lr 5e-3, batch 32, 100 epochs; learning rate x0.97 per epoch (the paper uses
+  x0.95; over 5 seeds 0.97 gave 98.5 % best validation accuracy against 98.1 %, and 98.0 % test
+  against 97.8 %; ``make demo``'s 12 epochs keep 0.95);
 - model selection: the weights of the epoch with the best validation accuracy are kept (the test
   set is evaluated once, at the end).
 
@@ -34,7 +36,8 @@ from eventsim.losses import FirstSpikeCE
 T_MAX = 100.0            # simulated time per sample (ms); inputs end at 30 ms
 HIDDEN = 200
 INIT = [(1.5, 0.78), (0.93, 0.1)]
-LR, LR_DECAY, BATCH = 5e-3, 0.95, 32
+LR, LR_DECAY, BATCH = 5e-3, 0.97, 32   # decay 0.97 beat the paper's 0.95 on validation (docs/training.md)
+QUICK_LR_DECAY = 0.95    # ``make demo`` (12 epochs) keeps the paper's decay
 EPOCHS = 100             # as the paper
 QUICK_EPOCHS = 12        # ``make demo``: about 2 minutes on 2 cores
 
@@ -65,9 +68,9 @@ def data():
 
 
 def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = None, quick: bool = False,
-          progress: bool = True, lr: float = LR, lr_decay: float = LR_DECAY, batch_size: int = BATCH, hidden: int = HIDDEN,
+          progress: bool = True, lr: float = LR, lr_decay: Optional[float] = None, batch_size: int = BATCH, hidden: int = HIDDEN,
           t_max: float = T_MAX, resume: bool = False, log=None) -> Dict:
-    """Train one seed of the recipe; returns the metrics dict.
+    """Train one seed of the recipe; returns the metrics dict (``lr_decay`` None: the recipe's).
 
     Args:
         seed: initial weights and shuffling.
@@ -80,6 +83,8 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
     """
     if epochs is None:
         epochs = QUICK_EPOCHS if quick else EPOCHS
+    if lr_decay is None:
+        lr_decay = QUICK_LR_DECAY if quick else LR_DECAY
     (tr, y), (va, yv), (te, yt) = data()
     net = build(seed, hidden)
     out = Path(out_dir) if out_dir else None
@@ -102,7 +107,7 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
     wall = time.perf_counter() - t0
     test_loss, test_acc = es.train.evaluate(net, te, yt, loss(), t_max)
     n_ep = len(hist["loss"])
-    metrics = {"recipe": "yinyang", "seed": seed, "epochs": n_ep, "hidden": hidden, "quick": bool(quick),
+    metrics = {"recipe": "yinyang", "seed": seed, "epochs": n_ep, "hidden": hidden, "quick": bool(quick), "lr_decay": lr_decay,
                "test_acc": test_acc, "test_loss": test_loss,
                "test_acc_last_epoch": last.get("test_acc"), "test_loss_last_epoch": last.get("test_loss"),
                "train_acc_last": hist["acc"][-1] if n_ep else None,
@@ -138,8 +143,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help=f"default {EPOCHS} ({QUICK_EPOCHS} with --quick)")
     p.add_argument("--quick", action="store_true", help="the make-demo budget (about 2 minutes)")
     p.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden LIF neurons (default {HIDDEN})")
-    p.add_argument("--lr", type=float, default=LR, help=f"Adam learning rate (default {LR}), x{LR_DECAY}/epoch")
-    p.add_argument("--lr-decay", type=float, default=LR_DECAY, help=f"learning-rate factor per epoch (default {LR_DECAY})")
+    p.add_argument("--lr", type=float, default=LR, help=f"Adam learning rate (default {LR})")
+    p.add_argument("--lr-decay", type=float, default=None,
+                   help=f"learning-rate factor per epoch (default {LR_DECAY}; {QUICK_LR_DECAY} with --quick)")
     p.add_argument("--batch-size", type=int, default=BATCH)
     p.add_argument("--out", default="results/yinyang", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.h5")
