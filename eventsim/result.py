@@ -45,9 +45,8 @@ class Result:
         """Spikes of one population as a SpikeBatch (neuron ids local to the population)."""
         o, n = self._pop(population)
         sel = (self.ids >= o) & (self.ids < o + n)
-        counts = np.add.reduceat(sel.astype(np.int64), self.offsets[:-1]) if self.times.size else \
-            np.zeros(self.n_samples, np.int64)
-        counts = np.where(np.diff(self.offsets) == 0, 0, counts)
+        samp = np.repeat(np.arange(self.n_samples), np.diff(self.offsets))
+        counts = np.bincount(samp[sel], minlength=self.n_samples).astype(np.int64)
         offs = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return SpikeBatch(self.times[sel], self.ids[sel] - o, offs, n, validate=False)
 

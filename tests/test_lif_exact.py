@@ -203,3 +203,24 @@ def test_readout_max_and_integral_are_exact():
     assert abs(res.max_voltage_time("ro")[0, 0] - t[V.argmax()]) < 1e-3
     integral = np.trapz(V, t)
     assert abs(res.voltage_integral("ro")[0, 0] - integral) < 1e-6
+
+
+def test_result_spikes_when_the_last_samples_are_silent():
+    """Per-population spikes of a batch whose last samples fire nothing (regression: the CSR split
+    used np.add.reduceat, which fails when an offset equals the number of spikes)."""
+    net = es.Network()
+    net.add_input("in", 1)
+    net.add_population("a", 2, es.LIFParams(tau_mem=10.0, tau_syn=5.0))
+    net.add_population("b", 1, es.LIFParams(tau_mem=10.0, tau_syn=5.0))
+    net.connect("in", "a", np.array([[8.0], [8.0]]))
+    net.connect("a", "b", np.array([[0.1, 0.1]]))
+    batch = es.SpikeBatch.from_lists([[(1.0, 0)], [(2.0, 0)], [], []], n_neurons=1)
+    res = es.simulate(net, batch, 30.0)
+    assert res.n_spikes > 0 and np.diff(res.offsets)[-1] == 0
+    a = res.spikes("a")
+    assert a.n_samples == 4 and np.diff(a.offsets).tolist()[2:] == [0, 0]
+    single = es.simulate(net, batch.subset([0]), 30.0).spikes("a")
+    assert np.diff(a.offsets)[0] == single.times.size > 0
+    np.testing.assert_array_equal(a.times[:single.times.size], single.times)
+    assert res.counts("b").sum() == 0 and res.counts("a").shape == (4, 2)
+    np.testing.assert_array_equal(np.isfinite(res.first_spike_times("a")), [[1, 1], [1, 1], [0, 0], [0, 0]])
