@@ -1,6 +1,7 @@
 """NTT connectomes for a spiking network: digits LIF (EventProp) at low density, NTT vs baselines.
 
-    python benchmarks/ntt_lif_digits.py [--densities 0.05,0.1] [--seeds 0] [--methods ntt,random,magnitude,snip]
+    python benchmarks/ntt_lif_digits.py [--densities 0.05,0.1] [--seeds 0,1,2] [--methods ntt,random,magnitude,snip]
+    python benchmarks/ntt_lif_digits.py --merge A.json B.json ...     # combine runs made in parallel
 
 Protocol (issue 5, the spiking part; first step, see docs/ntt.md):
 
@@ -87,16 +88,50 @@ def calibrate(conns, dense_net, calib, t_max: float):
     return s_h, s_o, target
 
 
+def summarize(records, epochs: int, short: int):
+    """Print the table (mean ± sample std over seeds) and return its rows."""
+    summary = {}
+    for r in records:
+        summary.setdefault((r["method"], r["density"]), []).append(r)
+    rows = []
+    print()
+    print(f"| method | density | test accuracy (%) after {epochs} epochs | after {short} epochs | seeds |")
+    print("|---|---|---|---|---|")
+    for (m, d), rs in sorted(summary.items(), key=lambda kv: (kv[0][1], kv[0][0] != "ntt", kv[0][0])):
+        a = np.array([r["test_acc"] for r in rs]) * 100
+        b = np.array([r["test_acc_short"] for r in rs]) * 100
+        sd = lambda v: f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
+        print(f"| {m} | {100 * d:g} % | {a.mean():.2f}{sd(a)} | {b.mean():.2f}{sd(b)} | {len(rs)} |")
+        rows.append({"method": m, "density": d, "test_acc_mean": float(a.mean()),
+                     "test_acc_std": float(a.std(ddof=1)) if len(a) > 1 else None,
+                     "test_acc_short_mean": float(b.mean()), "n": len(rs)})
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--densities", default="0.05,0.1")
-    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--methods", default="ntt,random,magnitude,snip")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--short", type=int, default=3, help="also report the test accuracy after this many epochs")
     ap.add_argument("--ntt-steps", type=int, default=2000)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "ntt_lif_digits.json"))
+    ap.add_argument("--merge", nargs="+", default=None,
+                    help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out")
     args = ap.parse_args(argv)
+    if args.merge:
+        runs = [json.loads(Path(f).read_text()) for f in args.merge]
+        records = [r for run in runs for r in run["records"]]
+        cfg = dict(runs[0]["config"], seeds=",".join(run["config"]["seeds"] for run in runs), merged=args.merge)
+        rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]))
+        out = Path(args.out)
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows},
+                                  indent=1, default=float))
+        os.replace(tmp, out)
+        print(f"wrote {out}")
+        return 0
 
     import torch
 
@@ -160,20 +195,7 @@ def main(argv=None) -> int:
                       f"{100 * acc_s:.2f} %), gains {s_h:.3g}/{s_o:.3g}, hidden spikes {rate:.1f} "
                       f"(target {target:.1f}), init {t_init:.1f} s, train {tt:.0f} s", flush=True)
 
-    summary = {}
-    for r in records:
-        summary.setdefault((r["method"], r["density"]), []).append(r)
-    rows = []
-    print()
-    print(f"| method | density | test accuracy (%) after {args.epochs} epochs | after {args.short} epochs | seeds |")
-    print("|---|---|---|---|---|")
-    for (m, d), rs in summary.items():
-        a = np.array([r["test_acc"] for r in rs]) * 100
-        b = np.array([r["test_acc_short"] for r in rs]) * 100
-        sd = lambda v: f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
-        print(f"| {m} | {100 * d:g} % | {a.mean():.2f}{sd(a)} | {b.mean():.2f}{sd(b)} | {len(rs)} |")
-        rows.append({"method": m, "density": d, "test_acc_mean": float(a.mean()), "test_acc_short_mean": float(b.mean()),
-                     "n": len(rs)})
+    rows = summarize(records, args.epochs, args.short)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
