@@ -83,7 +83,8 @@ def build_model(n_in: int, n_out: int, cfg: Dict[str, Any], seed: int = 0) -> EG
     model = EGRUClassifier(n_in, cfg["hidden"], n_out, readout=cfg.get("readout", "last"), config=conf, seed=seed)
     zb = float(cfg.get("z_bias", 0.0))
     if zb:
-        model.params["l0.b_x"][:cfg["hidden"]] = zb
+        for i, layer in enumerate(model.egru.layers):
+            model.params[f"l{i}.b_x"][:layer.hidden_size] = zb
     return model
 
 
@@ -288,6 +289,14 @@ def _train_torch_gru(Xtr, ytr, Xte, yte, cfg, seed: int, progress: bool, n_out: 
 
 
 # ------------------------------------------------------------------ CLI
+def _sizes(text: str):
+    """'256' -> 256; '192,192' -> [192, 192] (stacked layers)."""
+    parts = [int(t) for t in str(text).split(",") if t.strip()]
+    if not parts or any(p < 1 for p in parts):
+        raise argparse.ArgumentTypeError(f"hidden sizes must be positive integers, got {text!r}")
+    return parts[0] if len(parts) == 1 else parts
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``eventsim train egru-digits``."""
     parser.add_argument("--task", choices=["digits", *LONG_TASKS], default="digits",
@@ -296,7 +305,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="digits: 'pixel' (64 steps x 1 input) or 'row' (8 steps x 8 inputs)")
     parser.add_argument("--model", choices=["egru", "gru"], default="egru",
                         help="long-memory tasks only: EGRU or the dense torch GRU baseline")
-    parser.add_argument("--hidden", type=int, default=None, help="hidden units (default: recipe)")
+    parser.add_argument("--hidden", type=_sizes, default=None,
+                        help="hidden units, or comma-separated sizes of stacked layers (default: recipe)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: recipe)")
     parser.add_argument("--lr", type=float, default=None, help="initial learning rate (default: recipe)")
     parser.add_argument("--activity-reg", type=float, default=None, help="activity penalty weight")
