@@ -43,10 +43,10 @@ def twin_inputs(X: np.ndarray) -> np.ndarray:
     return np.concatenate([X, np.ones((len(X), 1))], axis=1)
 
 
-def build_sparse(conns, s_h: float, s_o: float):
-    """65-300-10 network of the digits recipe with the given connectomes scaled by (s_h, s_o)."""
+def build_sparse(result, s_h: float, s_o: float):
+    """65-300-10 network of the digits recipe with ``result``'s connectomes, projections scaled by
+    (s_h, s_o) (``NTTResult.to_connectomes(scales)``)."""
     import eventsim as es
-    from eventsim.connectome import Connectome
 
     from models import digits as dg
 
@@ -54,15 +54,13 @@ def build_sparse(conns, s_h: float, s_o: float):
     net.add_input("in", dg.N_IN)
     net.add_population("hidden", 300, es.LIFParams(tau_mem=20.0, tau_syn=5.0))
     net.add_population("out", 10, es.LIFParams.readout(tau_mem=20.0, tau_syn=5.0))
-    for name, s in (("in->hidden", s_h), ("hidden->out", s_o)):
-        c = conns[name]
+    for name, c in result.to_connectomes([s_h, s_o]).items():
         src, dst = name.split("->")
-        net.connect(src, dst, Connectome(c.n_pre, c.n_post, c.indptr, c.indices, c.weights * s,
-                                         provenance=c.provenance))
+        net.connect(src, dst, c)
     return net
 
 
-def calibrate(conns, dense_net, calib, t_max: float):
+def calibrate(result, dense_net, calib, t_max: float):
     """(s_h, s_o): hidden gain matching the dense network's hidden spike count; read-out gain matching
     its RMS summed input weight per read-out neuron."""
     import eventsim as es
@@ -71,7 +69,7 @@ def calibrate(conns, dense_net, calib, t_max: float):
     lo, hi = -3.0, 4.0                     # log10 of the gain
     for _ in range(22):
         mid = 0.5 * (lo + hi)
-        net = build_sparse(conns, 10 ** mid, 1.0)
+        net = build_sparse(result, 10 ** mid, 1.0)
         r = float(es.simulate(net, calib, t_max, progress=False).counts("hidden").sum()) / calib.n_samples
         if r < target:
             lo = mid
@@ -79,10 +77,7 @@ def calibrate(conns, dense_net, calib, t_max: float):
             hi = mid
     s_h = 10 ** (0.5 * (lo + hi))
     Wd = dense_net.projections["hidden->out"].to_dense()
-    c = conns["hidden->out"]
-    Ws = np.zeros((c.n_post, c.n_pre))
-    pre = np.repeat(np.arange(c.n_pre), np.diff(c.indptr))
-    Ws[c.indices, pre] = c.weights
+    Ws = result.to_connectomes()["hidden->out"].to_dense()
     rms = lambda W: float(np.sqrt(np.mean(np.sum(W ** 2, axis=1))))  # noqa: E731
     s_o = rms(Wd) / max(rms(Ws), 1e-12)
     return s_h, s_o, target
@@ -181,9 +176,8 @@ def main(argv=None) -> int:
                 else:
                     res = prune_baseline(m, twin, d, seed=seed, X=Xt, y=ytr)
                 t_init = time.perf_counter() - t0
-                conns = res.to_connectomes()
-                s_h, s_o, target = calibrate(conns, dense, calib, dg.T_MAX)
-                net = build_sparse(conns, s_h, s_o)
+                s_h, s_o, target = calibrate(res, dense, calib, dg.T_MAX)
+                net = build_sparse(res, s_h, s_o)
                 rate = float(es.simulate(net, calib, dg.T_MAX, progress=False).counts("hidden").sum()) / calib.n_samples
                 acc, acc_s, tt = train_eval(net, seed)
                 rec = {"method": m, "density": d, "seed": seed, "test_acc": acc, "test_acc_short": acc_s,

@@ -23,11 +23,13 @@ from dataclasses import asdict, dataclass
 from typing import Dict
 
 
-def _finite_positive(name: str, value: float) -> float:
+def positive_ms(name: str, value) -> float:
+    """``value`` as a float that is positive and finite (a duration in ms); ValueError naming
+    ``name`` otherwise. The one check behind every time constant, dt and t_max argument."""
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise ValueError(f"{name} must be a number (ms), got {value!r}") from None
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"{name} must be positive and finite (ms), got {value!r}")
     return v
@@ -54,8 +56,8 @@ class LIFParams:
     t_ref: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tau_mem", _finite_positive("tau_mem", self.tau_mem))
-        object.__setattr__(self, "tau_syn", _finite_positive("tau_syn", self.tau_syn))
+        object.__setattr__(self, "tau_mem", positive_ms("tau_mem", self.tau_mem))
+        object.__setattr__(self, "tau_syn", positive_ms("tau_syn", self.tau_syn))
         for name in ("v_th", "v_reset", "v_leak", "t_ref"):
             try:
                 object.__setattr__(self, name, float(getattr(self, name)))

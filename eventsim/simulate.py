@@ -7,12 +7,12 @@ for the algorithm.
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from .network import Network
+from .params import positive_ms
 from .result import Result
 from .spikes import SpikeBatch
 
@@ -108,12 +108,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
     """
     from .kernels.event_loop import run_batch
 
-    try:
-        t_max = float(t_max)
-    except (TypeError, ValueError):
-        raise ValueError(f"t_max must be a number (ms), got {t_max!r}") from None
-    if not (math.isfinite(t_max) and t_max > 0):
-        raise ValueError(f"t_max must be positive and finite (ms), got {t_max!r}")
+    t_max = positive_ms("t_max", t_max)
     if not isinstance(net, Network):
         raise ValueError(f"net must be a Network, got {type(net).__name__}")
     if int(max_spikes) < 1:

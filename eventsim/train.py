@@ -38,6 +38,7 @@ from .io import atomic_h5, open_h5, read_network_group, write_network_group
 from .losses import LossSpec, as_list
 from .network import Network
 from .optim import SGD, Adam, ExponentialDecay, Optimizer, clip_grad_norm
+from .params import positive_ms
 from .simulate import simulate
 from .spikes import SpikeBatch
 
@@ -59,13 +60,7 @@ def _check_data(inputs, labels, name: str) -> np.ndarray:
 
 
 def _check_t_max(t_max) -> float:
-    try:
-        t = float(t_max)
-    except (TypeError, ValueError):
-        raise ValueError(f"t_max must be a number (ms), got {t_max!r}") from None
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError(f"t_max must be positive and finite (ms), got {t_max!r}")
-    return t
+    return positive_ms("t_max", t_max)
 
 
 def predict(net: Network, inputs: SpikeBatch, loss: LossSpec, t_max: float, batch_size: int = 1000) -> np.ndarray:

@@ -29,7 +29,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from eventsim.network import Network
-from eventsim.params import LIFParams
+from eventsim.params import LIFParams, positive_ms
 
 NIR_TIME_UNIT = 1e-3      # eventsim ms -> NIR seconds
 
@@ -42,12 +42,7 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
 
     if not isinstance(net, Network):
         raise ValueError(f"net must be an eventsim Network, got {type(net).__name__}")
-    try:
-        dt = float(dt)
-    except (TypeError, ValueError):
-        raise ValueError(f"dt must be a positive number (ms), got {dt!r}") from None
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be positive and finite (ms), got {dt!r}")
+    dt = positive_ms("dt", dt)
     if outputs not in ("sinks", "all"):
         raise ValueError(f"outputs must be 'sinks' or 'all', got {outputs!r}")
     s = NIR_TIME_UNIT
@@ -131,9 +126,7 @@ def from_nir(graph, dt: Optional[float] = None) -> Network:
         if "dt" not in meta:
             raise ValueError("dt (ms) is required: the NIR file has no metadata['dt']")
         dt = float(np.asarray(meta["dt"]).ravel()[0]) / s
-    dt = float(dt)
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be positive and finite (ms), got {dt!r}")
+    dt = positive_ms("dt", dt)
     nodes = graph.nodes
     succ: Dict[str, list] = {}
     pred: Dict[str, list] = {}

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
@@ -32,6 +30,8 @@ import eventsim as es
 from eventsim.data import digits_arrays, latency_encode
 from eventsim.losses import VoltageIntegralCE
 from eventsim.optim import Adam, ExponentialDecay
+
+from .eventprop_run import run
 
 T_MAX = 40.0             # simulated time per sample (ms); inputs end at 20 ms
 N_IN = 65                # 64 pixels + the bias neuron
@@ -85,49 +85,15 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
     """Train one seed; returns metrics. With ``out_dir``: network, checkpoint, curves and raster PNGs, JSON."""
     if epochs is None:
         epochs = QUICK_EPOCHS if quick else EPOCHS
-    (tr, y), (va, yv), (te, yt) = data()
     net = build(seed, hidden)
-    out = Path(out_dir) if out_dir else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-
-    last = {}
-
-    def _log(epoch, h):
-        if epoch == epochs - 1:  # the last epoch's weights, before the best-validation ones are restored
-            last["test_loss"], last["test_acc"] = es.train.evaluate(net, te, yt, loss(), T_MAX)
-        if log is not None:
-            log(f"epoch {epoch + 1:3d}  loss {h['loss'][-1]:.4f}  train {100 * h['acc'][-1]:.2f} %  "
-                f"val {100 * h['val_acc'][-1]:.2f} %  ({h['epoch_s'][-1]:.1f} s)")
-
-    steps_per_epoch = -(-len(y) // batch_size)
-    opt = Adam(net.parameters(), lr=ExponentialDecay(lr, lr_decay, every=steps_per_epoch), weight_decay=weight_decay)
-    t0 = time.perf_counter()
-    hist = es.train.fit(net, tr, y, loss(), T_MAX, optimizer=opt, epochs=epochs, batch_size=batch_size,
-                        seed=seed, val=(va, yv), progress=progress, restore_best=True, callbacks=[_log],
-                        checkpoint=(out / "checkpoint.h5") if out else None, resume=resume)
-    wall = time.perf_counter() - t0
-    test_loss, test_acc = es.train.evaluate(net, te, yt, loss(), T_MAX)
-    n_ep = len(hist["loss"])
-    metrics = {"recipe": "digits", "seed": seed, "epochs": n_ep, "hidden": hidden, "quick": bool(quick),
-               "lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "batch_size": batch_size,
-               "test_acc": test_acc, "test_loss": test_loss,
-               "test_acc_last_epoch": last.get("test_acc"), "test_loss_last_epoch": last.get("test_loss"),
-               "train_acc_last": hist["acc"][-1] if n_ep else None,
-               "best_val_acc": max(hist["val_acc"]) if n_ep else None,
-               "best_epoch": int(hist["best_epoch"][0]) + 1 if n_ep else 0, "wall_s": wall,
-               "train_samples_per_s": len(y) * n_ep / sum(hist["epoch_s"]) if n_ep else 0.0}
-    if out:
-        net.save(out / "digits_net.h5")
-        from eventsim.plots import raster, training_curves
-
-        training_curves(hist, out / "digits_curves.png",
-                        f"digits 65-{hidden}-10, EventProp (seed {seed}): test {100 * test_acc:.1f} %")
-        res = es.simulate(net, te.subset([0]), T_MAX)
-        raster(res, ["hidden"], out / "digits_raster.png", 0,
-               f"test digit 0 (label {int(yt[0])}, predicted {int(loss().predict(res)[0])})")
-        (out / "digits_metrics.json").write_text(json.dumps({**metrics, "history": hist}, indent=1))
-    return metrics
+    splits = data()
+    opt = Adam(net.parameters(), lr=ExponentialDecay(lr, lr_decay, every=-(-len(splits[0][1]) // batch_size)),
+               weight_decay=weight_decay)
+    return run("digits", net, splits, loss(), T_MAX, epochs=epochs, seed=seed, batch_size=batch_size, optimizer=opt,
+               out_dir=out_dir, progress=progress, resume=resume, log=log,
+               title=f"digits 65-{hidden}-10, EventProp (seed {seed})", raster_populations=("hidden",),
+               metrics={"hidden": hidden, "quick": bool(quick), "lr": lr, "lr_decay": lr_decay,
+                        "weight_decay": weight_decay, "batch_size": batch_size})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

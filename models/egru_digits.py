@@ -61,7 +61,12 @@ def recipe(encoding: str, **overrides: Any) -> Dict[str, Any]:
     """The hyper-parameters for ``encoding`` ('pixel' or 'row') with ``overrides`` applied (None ignored)."""
     if encoding not in RECIPES:
         raise ValueError(f"encoding must be one of {sorted(RECIPES)}, got {encoding!r}")
-    cfg = dict(RECIPES[encoding])
+    return _with_overrides(RECIPES[encoding], overrides)
+
+
+def _with_overrides(base: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of ``base`` with ``overrides`` applied (None values ignored, unknown keys rejected)."""
+    cfg = dict(base)
     for k, v in overrides.items():
         if v is None:
             continue
@@ -187,14 +192,7 @@ def long_memory_recipe(task: str, **overrides: Any) -> Dict[str, Any]:
     """Settings of a long-memory task (``LONG_RECIPES[task]``) with ``overrides`` applied (None ignored)."""
     if task not in LONG_TASKS:
         raise ValueError(f"task must be one of {LONG_TASKS}, got {task!r}")
-    cfg = dict(LONG_RECIPES[task])
-    for k, v in overrides.items():
-        if v is None:
-            continue
-        if k not in cfg:
-            raise ValueError(f"unknown hyper-parameter {k!r} (known: {sorted(cfg)})")
-        cfg[k] = v
-    return cfg
+    return _with_overrides(LONG_RECIPES[task], overrides)
 
 
 def train_long_memory(model: str = "egru", *, task: str = "adding", seed: int = 0, progress: bool = True,

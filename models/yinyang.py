@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
@@ -32,6 +31,8 @@ import numpy as np
 import eventsim as es
 from eventsim.data import latency_encode, yin_yang
 from eventsim.losses import FirstSpikeCE
+
+from .eventprop_run import run
 
 T_MAX = 100.0            # simulated time per sample (ms); inputs end at 30 ms
 HIDDEN = 200
@@ -85,46 +86,11 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
         epochs = QUICK_EPOCHS if quick else EPOCHS
     if lr_decay is None:
         lr_decay = QUICK_LR_DECAY if quick else LR_DECAY
-    (tr, y), (va, yv), (te, yt) = data()
     net = build(seed, hidden)
-    out = Path(out_dir) if out_dir else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-
-    last = {}
-
-    def _log(epoch, h):
-        if epoch == epochs - 1:  # the last epoch's weights, before the best-validation ones are restored
-            last["test_loss"], last["test_acc"] = es.train.evaluate(net, te, yt, loss(), t_max)
-        if log is not None:
-            log(f"epoch {epoch + 1:3d}  loss {h['loss'][-1]:.4f}  train {100 * h['acc'][-1]:.2f} %  "
-                f"val {100 * h['val_acc'][-1]:.2f} %  ({h['epoch_s'][-1]:.1f} s)")
-
-    t0 = time.perf_counter()
-    hist = es.train.fit(net, tr, y, loss(), t_max, epochs=epochs, batch_size=batch_size, lr=lr, lr_decay=lr_decay,
-                        seed=seed, val=(va, yv), progress=progress, restore_best=True, callbacks=[_log],
-                        checkpoint=(out / "checkpoint.h5") if out else None, resume=resume)
-    wall = time.perf_counter() - t0
-    test_loss, test_acc = es.train.evaluate(net, te, yt, loss(), t_max)
-    n_ep = len(hist["loss"])
-    metrics = {"recipe": "yinyang", "seed": seed, "epochs": n_ep, "hidden": hidden, "quick": bool(quick), "lr_decay": lr_decay,
-               "test_acc": test_acc, "test_loss": test_loss,
-               "test_acc_last_epoch": last.get("test_acc"), "test_loss_last_epoch": last.get("test_loss"),
-               "train_acc_last": hist["acc"][-1] if n_ep else None,
-               "best_val_acc": max(hist["val_acc"]) if n_ep else None,
-               "best_epoch": int(hist["best_epoch"][0]) + 1 if n_ep else 0, "wall_s": wall,
-               "train_samples_per_s": len(y) * n_ep / sum(hist["epoch_s"]) if n_ep else 0.0}
-    if out:
-        net.save(out / "yinyang_net.h5")
-        from eventsim.plots import raster, training_curves
-
-        training_curves(hist, out / "yinyang_curves.png",
-                        f"Yin-Yang 5-{hidden}-3, EventProp (seed {seed}): test {100 * test_acc:.1f} %")
-        res = es.simulate(net, te.subset([0]), t_max)
-        raster(res, ["hidden", "out"], out / "yinyang_raster.png", 0,
-               f"test sample 0 (label {int(yt[0])}, predicted {int(loss().predict(res)[0])})", label=int(yt[0]))
-        (out / "yinyang_metrics.json").write_text(json.dumps({**metrics, "history": hist}, indent=1))
-    return metrics
+    return run("yinyang", net, data(), loss(), t_max, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
+               lr_decay=lr_decay, out_dir=out_dir, progress=progress, resume=resume, log=log,
+               title=f"Yin-Yang 5-{hidden}-3, EventProp (seed {seed})", raster_populations=("hidden", "out"),
+               metrics={"hidden": hidden, "quick": bool(quick), "lr_decay": lr_decay})
 
 
 def demo(out_dir) -> int:

@@ -20,6 +20,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from eventsim.spikes import SpikeBatch
+from eventsim.params import positive_ms
 
 from .model import LoihiNet
 
@@ -138,9 +139,7 @@ def steps_for(lnet: LoihiNet, n_steps: Optional[int], t_max: Optional[float]) ->
     if (n_steps is None) == (t_max is None):
         raise ValueError("give exactly one of n_steps and t_max")
     if n_steps is None:
-        t_max = float(t_max)
-        if not (np.isfinite(t_max) and t_max > 0):
-            raise ValueError(f"t_max must be positive and finite (ms), got {t_max!r}")
+        t_max = positive_ms("t_max", t_max)
         n_steps = int(np.floor(t_max / lnet.dt + 0.5)) + 1
     if int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")

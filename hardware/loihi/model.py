@@ -36,6 +36,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from eventsim.params import positive_ms
+
 # ------------------------------------------------------------------------- Lava / Loihi widths
 DECAY_UNITY = 4096            # 12-bit decays: du, dv in 0..4095
 VTH_MAX = 2 ** 17 - 1         # vth: 17-bit unsigned, shifted left by 6
@@ -188,12 +190,7 @@ class LoihiNet:
     def __init__(self, precision: str = "fixed", dt: float = 1.0):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        try:
-            dt = float(dt)
-        except (TypeError, ValueError):
-            raise ValueError(f"dt must be a positive number (ms), got {dt!r}") from None
-        if not (np.isfinite(dt) and dt > 0):
-            raise ValueError(f"dt must be positive and finite (ms), got {dt!r}")
+        dt = positive_ms("dt", dt)
         self.precision = precision
         self.dt = dt
         self.populations: Dict[str, LoihiPopulation] = {}

@@ -51,6 +51,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from eventsim.network import Network, psp_peak
+from eventsim.params import positive_ms
 
 from .model import (BIAS_EXP_MAX, BIAS_EXP_MIN, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, MAX_DELAY, UV_MAX,
                     VTH_MAX, LoihiNet, LoihiProjection)
@@ -276,12 +277,7 @@ def quantize(net: Network, dt: float, *, precision: str = "fixed", method: str =
     """
     if not isinstance(net, Network):
         raise ValueError(f"net must be an eventsim Network, got {type(net).__name__}")
-    try:
-        dt = float(dt)
-    except (TypeError, ValueError):
-        raise ValueError(f"dt must be a positive number (ms), got {dt!r}") from None
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be positive and finite (ms), got {dt!r}")
+    dt = positive_ms("dt", dt)
     if precision not in ("fixed", "float"):
         raise ValueError(f"precision must be 'fixed' or 'float', got {precision!r}")
     if method not in METHODS:
