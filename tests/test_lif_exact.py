@@ -118,6 +118,36 @@ def test_random_recurrent_networks_match_ode_integration(seed, tau_equal, with_d
     assert err < 1e-6, f"max spike-time error {err} ms"
 
 
+@pytest.mark.parametrize("tau_m,tau_s,rec_scale", [(4.0, 0.5, 0.3), (10.0, 9.0, 0.1)])
+def test_long_runs_match_ode_integration_across_rebases_and_close_taus(tau_m, tau_s, rec_scale):
+    """(4, 0.5): the shared-exponential origin of the delivery fast path moves on every 15 ms, eight
+    times in this run; (10, 9): taus so close (k = 9) that deliveries take the expm1 path."""
+    rng = np.random.default_rng(11)
+    n_in, n, t_max = 6, 8, 120.0
+    params = es.LIFParams(tau_mem=tau_m, tau_syn=tau_s, v_th=1.0, v_reset=0.0)
+    peak = es.psp_peak(tau_m, tau_s)
+    M = rng.random((n, n_in + n)) < 0.5
+    exc = rng.random((n, n_in + n)) < 0.75
+    W = np.where(exc, rng.uniform(0.4, 0.9, M.shape), -rng.uniform(0.3, 1.5, M.shape)) / peak * M
+    W[:, n_in:] *= rec_scale  # recurrent excitation weak enough not to run away (t_ref = 0)
+    D = np.where(M, rng.uniform(0.2, 2.0, M.shape), 0.0)
+    net = es.Network()
+    net.add_input("in", n_in)
+    net.add_population("lif", n, params)
+    net.connect("in", "lif", W[:, :n_in], delays=D[:, :n_in], mask=M[:, :n_in])
+    net.connect("lif", "lif", W[:, n_in:], delays=D[:, n_in:], mask=M[:, n_in:])
+    inputs = sorted((float(t), int(i)) for t, i in zip(rng.uniform(0, 110, 80), rng.integers(0, n_in, 80)))
+    res = es.simulate(net, es.SpikeBatch.from_lists([inputs], n_in), t_max)
+    sb = res.spikes("lif")
+    ours = sorted(zip(sb.times.tolist(), sb.ids.tolist()))
+    ref = ode_simulate([tau_m] * n, [tau_s] * n, [1.0] * n, [0.0] * n, [0.0] * n, W, D, inputs, n_in, t_max,
+                       max_step=min(0.05, tau_s / 4))
+    assert len(ours) >= 20 and ours[-1][0] > 90.0, "test network too quiet to be informative"
+    assert [k for _, k in ours] == [k for _, k in ref]
+    err = max(abs(a - b) for (a, _), (b, _) in zip(ours, ref))
+    assert err < 1e-6, f"max spike-time error {err} ms"
+
+
 def test_recorded_voltage_matches_ode_solution():
     rng = np.random.default_rng(7)
     net, p, W, D = _random_net(rng, 4, 3, 0.8, False, True)

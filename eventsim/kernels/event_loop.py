@@ -17,6 +17,16 @@ inhibitory input can only delay it, so the old key stays a valid lower bound and
 No crossing can be missed: a neuron is examined exactly at or before the earliest time it could
 cross, and the exact search checks the voltage extremum before bracketing.
 
+Delivery fast path. All synapses of one delivery group arrive at the same time t, so the decay
+factors are products of per-neuron and per-group terms: exp(-(t - t_last)/tau) = G(t_last) g(t) with
+G(x) = exp((x - T0)/tau) cached per neuron at its last update and g(t) = 1/G(t) computed once per
+group and population. A synaptic event then costs a few multiplications instead of exp and expm1.
+T0 moves on every ``REBASE_SPAN`` shortest time constants (which invalidates the caches, keeping
+G below e^30 and its relative error near 1e-14). Populations whose tau_m and tau_s are equal or
+close (|k| > ``FAST_K_MAX``) keep the expm1 form, which is accurate there. An excitatory event
+lowers a neuron's key only if the new bound is earlier; that test is done without a logarithm by
+comparing the bound's argument with exp((key - t)/tau_m) = E(key) g(t), E cached per neuron.
+
 Ties at one time are processed as: input spikes, deliveries, threshold events; recordings of V and
 I at a requested time see the state after all events at that time (right-continuous).
 Each neuron's state is one record ``st[j] = (V, I, t_last, t_ref_end)``.
@@ -32,77 +42,83 @@ from .lif import crossing_lower_bound, crossing_possible, free_evolve, interval_
 
 INF = np.inf
 EXACT_WINDOW = 1.0  # ms: a reached lower bound triggers an exact search only if the next bound is closer
+REBASE_SPAN = 30.0  # time constants: the shared-exponential origin T0 moves on once t - T0 exceeds this
+FAST_K_MAX = 8.0  # |k| = tau_s/|tau_m - tau_s| above which a population advances by expm1 (close taus)
+REJECT_MARGIN = 1.0 + 1e-10  # relative safety margin of the log-free "bound not lowered" test
 
 
 # ------------------------------------------------------------------- indexed min-heap (neurons)
+# A 4-ary heap (half the levels of a binary one) storing the keys inline (``hk[i]`` is the key of
+# ``heap[i]``), so that sifting reads contiguous memory; ``key[j]`` mirrors neuron j's key (inf:
+# not in the heap) and ``pos[j]`` is its slot (-1: not in the heap).
 @njit(cache=True, inline="always")
-def _nh_swap(heap, pos, a, b):
-    ia = heap[a]
-    ib = heap[b]
-    heap[a] = ib
-    heap[b] = ia
-    pos[ib] = a
-    pos[ia] = b
+def _nh_place(heap, hk, pos, i, j, k):
+    heap[i] = j
+    hk[i] = k
+    pos[j] = i
 
 
 @njit(cache=True)
-def _nh_sift_up(heap, pos, key, i):
+def _nh_sift_up(heap, hk, pos, i, j, k):
+    """Move the hole at slot i up until (j, k) fits, then place it there."""
     while i > 0:
-        p = (i - 1) >> 1
-        if key[heap[i]] < key[heap[p]]:
-            _nh_swap(heap, pos, i, p)
+        p = (i - 1) >> 2
+        if k < hk[p]:
+            _nh_place(heap, hk, pos, i, heap[p], hk[p])
             i = p
         else:
             break
+    _nh_place(heap, hk, pos, i, j, k)
 
 
 @njit(cache=True)
-def _nh_sift_down(heap, pos, key, i, size):
+def _nh_sift_down(heap, hk, pos, i, j, k, size):
+    """Move the hole at slot i down until (j, k) fits, then place it there."""
     while True:
-        l = 2 * i + 1
-        if l >= size:
+        c = 4 * i + 1
+        if c >= size:
             break
-        m = l
-        r = l + 1
-        if r < size and key[heap[r]] < key[heap[l]]:
-            m = r
-        if key[heap[m]] < key[heap[i]]:
-            _nh_swap(heap, pos, i, m)
+        m = c
+        km = hk[c]
+        e = min(c + 4, size)
+        for q in range(c + 1, e):
+            if hk[q] < km:
+                m = q
+                km = hk[q]
+        if km < k:
+            _nh_place(heap, hk, pos, i, heap[m], km)
             i = m
         else:
             break
+    _nh_place(heap, hk, pos, i, j, k)
 
 
 @njit(cache=True)
-def _nh_set(heap, pos, key, size, j, k):
+def _nh_set(heap, hk, pos, key, size, j, k):
     """Insert neuron j with key k or change its key; returns the new heap size. k = inf removes."""
     p = pos[j]
     if k == INF:
+        key[j] = INF
         if p < 0:
             return size
-        last = size - 1
-        if p != last:
-            _nh_swap(heap, pos, p, last)
         pos[j] = -1
-        key[j] = INF
-        size = last
+        size -= 1
         if p < size:
-            moved = heap[p]
-            _nh_sift_up(heap, pos, key, p)
-            _nh_sift_down(heap, pos, key, pos[moved], size)
+            jl = heap[size]
+            kl = hk[size]
+            if kl < hk[p]:
+                _nh_sift_up(heap, hk, pos, p, jl, kl)
+            else:
+                _nh_sift_down(heap, hk, pos, p, jl, kl, size)
         return size
-    if p < 0:
-        heap[size] = j
-        pos[j] = size
-        key[j] = k
-        _nh_sift_up(heap, pos, key, size)
-        return size + 1
-    old = key[j]
     key[j] = k
-    if k < old:
-        _nh_sift_up(heap, pos, key, p)
-    elif k > old:
-        _nh_sift_down(heap, pos, key, p, size)
+    if p < 0:
+        _nh_sift_up(heap, hk, pos, size, j, k)
+        return size + 1
+    if k < hk[p]:
+        _nh_sift_up(heap, hk, pos, p, j, k)
+    elif k > hk[p]:
+        _nh_sift_down(heap, hk, pos, p, j, k, size)
     return size
 
 
@@ -221,11 +237,30 @@ def _advance(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal, track, rd_vmax, rd_t
         st[j, 0] = V1
         st[j, 1] = I1
         st[j, 2] = t
+        st[j, 4] = np.nan  # the delivery fast path's cached G is for the old time
         return
     V1, I1 = _state_at(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal)
     st[j, 0] = V1
     st[j, 1] = I1
     st[j, 2] = t
+    st[j, 4] = np.nan
+
+
+@njit(cache=True, inline="always")
+def _advance_shared(st, j, t, v_l, k, gm, gs):
+    """Advance neuron j's record to time t > st[j, 2] with the decay factors G(t_last) g(t) of the
+    delivery fast path (``gm``, ``gs`` = g_m(t), g_s(t)); returns False, changing nothing, if j's
+    cached G is invalid or j is refractory (the caller then uses ``_advance``)."""
+    Gm = st[j, 4]
+    if Gm != Gm or st[j, 3] > st[j, 2]:
+        return False
+    em = Gm * gm
+    es = st[j, 5] * gs
+    I0 = st[j, 1]
+    st[j, 0] = v_l + (st[j, 0] - v_l) * em + I0 * k * (em - es)
+    st[j, 1] = I0 * es
+    st[j, 2] = t
+    return True
 
 
 @njit(cache=True, inline="always")
@@ -280,8 +315,12 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             cp[p] = (tau_s_p[p] - tau_m_p[p]) / (tau_m_p[p] * tau_s_p[p])
             eqp[p] = False
 
-    st = np.empty((N, 4))
+    # one 64-byte record per neuron: V, I, t_last, t_ref_end, then the delivery fast path's caches
+    # G_m(t_last), G_s(t_last) (NaN: invalid), E(e_for), e_for (see the module docstring)
+    st = np.full((N, 8), np.nan)
     heap = np.empty(N, dtype=np.int32)
+    hk = np.empty(N)
+    hk = np.empty(N)
     pos = np.full(N, -1, dtype=np.int32)
     key = np.full(N, INF)
     exact = np.zeros(N, dtype=np.bool_)
@@ -300,7 +339,20 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
         if v_th_p[p] < INF:
             lb = crossing_lower_bound(v_init[j], 0.0, tau_m_p[p], v_l_p[p], v_th_p[p], fmp[p])
             if lb <= t_max:
-                hsize = _nh_set(heap, pos, key, hsize, j, lb)
+                hsize = _nh_set(heap, hk, pos, key, hsize, j, lb)
+
+    # shared-exponential factors (see the module docstring): per population, g(t) at the current
+    # delivery time and G(t) = 1/g(t)
+    fast = np.empty(n_pop, dtype=np.bool_)
+    tau_min = INF
+    for p in range(n_pop):
+        fast[p] = (not eqp[p]) and abs(kp[p]) <= FAST_K_MAX
+        tau_min = min(tau_min, min(tau_m_p[p], tau_s_p[p]))
+    t_base = 0.0
+    gm_now = np.ones(n_pop)
+    gs_now = np.ones(n_pop)
+    Gm_now = np.ones(n_pop)
+    Gs_now = np.ones(n_pop)
 
     dk = np.empty(64)
     ds = np.empty(64, dtype=np.int64)
@@ -319,7 +371,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
     while True:
         t_in = in_t[p_in] if p_in < n_in else INF
         t_dl = dk[0] if dsize > 0 else INF
-        t_nr = key[heap[0]] if hsize > 0 else INF
+        t_nr = hk[0] if hsize > 0 else INF
         t_ev = min(t_in, min(t_dl, t_nr))
         if p_rec < n_rt:
             t_rc = rec_t[p_rec]
@@ -369,7 +421,16 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             vl = v_l_p[p]
             vt = v_th_p[p]
             vr = v_r_p[p]
-            _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
+            if fast[p] and t_now - t_base <= REBASE_SPAN * tau_min:
+                # advance by the shared exponentials and leave j's cache valid for its next delivery
+                gm = math.exp(-(t_now - t_base) / tm)
+                gs = math.exp(-(t_now - t_base) / ts)
+                if t_now > st[j, 2] and not _advance_shared(st, j, t_now, vl, kp[p], gm, gs):
+                    _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
+                st[j, 4] = 1.0 / gm
+                st[j, 5] = 1.0 / gs
+            else:
+                _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
             if exact[j]:
                 # threshold crossing: emit a spike
                 if n_sp < cap:
@@ -383,7 +444,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                 st[j, 3] = t_now + t_ref_p[p]
                 exact[j] = False
                 lb = _bound_after(st, j, t_now, tm, ts, vl, vt, vr, kp[p], cp[p], eqp[p], fmp[p], INF)
-                hsize = _nh_set(heap, pos, key, hsize, j, lb if lb <= t_max else INF)
+                hsize = _nh_set(heap, hk, pos, key, hsize, j, lb if lb <= t_max else INF)
                 src = j
                 t_sp = t_now
                 cur = indptr[j]
@@ -400,23 +461,23 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                 # inputs arriving before a distant crossing do not waste a root search.
                 lb = _bound_after(st, j, t_now, tm, ts, vl, vt, vr, kp[p], cp[p], eqp[p], fmp[p], INF)
                 if lb > t_max:
-                    hsize = _nh_set(heap, pos, key, hsize, j, INF)
+                    hsize = _nh_set(heap, hk, pos, key, hsize, j, INF)
                     continue
                 if lb - t_now > EXACT_WINDOW:
                     # far away: defer, unless the neuron provably cannot cross at all (then drop it)
                     if crossing_possible(st[j, 0], st[j, 1], tm, ts, vl, vt):
-                        hsize = _nh_set(heap, pos, key, hsize, j, lb)
+                        hsize = _nh_set(heap, hk, pos, key, hsize, j, lb)
                     else:
-                        hsize = _nh_set(heap, pos, key, hsize, j, INF)
+                        hsize = _nh_set(heap, hk, pos, key, hsize, j, INF)
                     continue
                 stats[1] += 1
                 s = next_crossing(st[j, 0], st[j, 1], tm, ts, vl, vt, t_max - t_now, t_now)
                 if s < INF:
                     exact[j] = True
-                    hsize = _nh_set(heap, pos, key, hsize, j, t_now + s)
+                    hsize = _nh_set(heap, hk, pos, key, hsize, j, t_now + s)
                 else:
                     exact[j] = False
-                    hsize = _nh_set(heap, pos, key, hsize, j, INF)
+                    hsize = _nh_set(heap, hk, pos, key, hsize, j, INF)
                 continue
 
         # deliver the delay group of (src, cur) at t_now
@@ -424,6 +485,15 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
         dd = d[cur]
         kk = cur
         stats[0] += end - kk
+        if t_now - t_base > REBASE_SPAN * tau_min:
+            t_base = t_now
+            st[:, 4] = np.nan
+            st[:, 7] = np.nan
+        for p in range(n_pop):
+            gm_now[p] = math.exp(-(t_now - t_base) / tau_m_p[p])
+            Gm_now[p] = 1.0 / gm_now[p]
+            gs_now[p] = math.exp(-(t_now - t_base) / tau_s_p[p])
+            Gs_now[p] = 1.0 / gs_now[p]
         while kk < end and d[kk] == dd:
             jt = tgt[kk]
             wk = w[kk]
@@ -432,19 +502,49 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             ts = tau_s_p[pt]
             vl = v_l_p[pt]
             vr = v_r_p[pt]
-            _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
+            if track_p[pt] or not fast[pt]:
+                _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
+            elif t_now > st[jt, 2]:
+                if not _advance_shared(st, jt, t_now, vl, kp[pt], gm_now[pt], gs_now[pt]):
+                    _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
+            if fast[pt]:
+                st[jt, 4] = Gm_now[pt]
+                st[jt, 5] = Gs_now[pt]
             st[jt, 1] += wk
             vt = v_th_p[pt]
             if vt < INF and wk != 0.0:
                 if wk > 0.0:
+                    kj = key[jt]
+                    if fast[pt] and kj < INF and not exact[jt] and st[jt, 3] <= t_now:
+                        # log-free test whether the new bound can be below the current key
+                        if st[jt, 7] != kj:
+                            st[jt, 6] = math.exp((kj - t_base) / tm)
+                            st[jt, 7] = kj
+                        E = st[jt, 6] * gm_now[pt] * REJECT_MARGIN
+                        V = st[jt, 0]
+                        I = st[jt, 1]
+                        if V < vt:
+                            ip = I if I > 0.0 else 0.0
+                            v_a = vl + ip
+                            if v_a <= vt:
+                                kk += 1
+                                continue
+                            if v_a - V >= (v_a - vt) * E:
+                                kk += 1
+                                continue
+                            if V < vl:
+                                v_b = vl + ip * fmp[pt]
+                                if v_b <= vt or vl - V >= (v_b - vt) * E:
+                                    kk += 1
+                                    continue
                     lb = _bound_after(st, jt, t_now, tm, ts, vl, vt, vr, kp[pt], cp[pt], eqp[pt], fmp[pt],
                                       INF if exact[jt] else key[jt])
                     if exact[jt]:
                         exact[jt] = False
-                        hsize = _nh_set(heap, pos, key, hsize, jt, lb if lb <= t_max else INF)
+                        hsize = _nh_set(heap, hk, pos, key, hsize, jt, lb if lb <= t_max else INF)
                     elif lb < key[jt] and lb <= t_max:
                         stats[2] += 1
-                        hsize = _nh_set(heap, pos, key, hsize, jt, lb)
+                        hsize = _nh_set(heap, hk, pos, key, hsize, jt, lb)
                 else:
                     exact[jt] = False
             kk += 1
