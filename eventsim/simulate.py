@@ -150,9 +150,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
         capacity = max(64, 4 * per + N // 4, int(1.25 * getattr(layout, "last_max_spikes", 0)))
     cap = int(min(max(capacity, 1), max_spikes))
 
-    times_list = [None] * B
-    ids_list = [None] * B
-    cur_list = [None] * B
+    blocks = []  # (sample indices, their spike counts, their spikes concatenated in that order)
     vmax = np.empty((B, N))
     tmaxa = np.empty((B, N))
     vint = np.empty((B, N))
@@ -167,9 +165,13 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
         out_id = np.empty((m, cap), dtype=np.int32)
         out_I = np.empty((m, cap))
         counts = np.zeros(m, dtype=np.int64)
-        rv, rt, ri, rim = np.empty((m, N)), np.empty((m, N)), np.empty((m, N)), np.empty((m, N))
-        rV, rI = np.empty((m, n_rt, n_rn)), np.empty((m, n_rt, n_rn))
-        st = np.zeros((m, 4), dtype=np.int64)
+        if m == B:  # every sample at once (the usual first pass): the kernel writes the results in place
+            rv, rt, ri, rim, rV, rI, st = vmax, tmaxa, vint, imax, recV, recI, stats
+            st[:] = 0  # the kernel accumulates its counters
+        else:
+            rv, rt, ri, rim = np.empty((m, N)), np.empty((m, N)), np.empty((m, N)), np.empty((m, N))
+            rV, rI = np.empty((m, n_rt, n_rn)), np.empty((m, n_rt, n_rn))
+            st = np.zeros((m, 4), dtype=np.int64)
         run_batch(samples, layout.pop_of, layout.tau_m, layout.tau_s, layout.v_th, layout.v_reset,
                   layout.v_leak, layout.t_ref, layout.track, layout.indptr, layout.tgt, layout.w, layout.d,
                   in_t, in_id, in_off, V0, t_max, rec_t, rec_ids, rV, rI,
@@ -193,13 +195,18 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
                 raise ValueError(f"sample {bad} exceeded max_spikes={max_spikes}: runaway activity? "
                                  "(raise max_spikes if this is intended)")
             done = counts <= c
-            for q in np.flatnonzero(done):
-                s = int(todo[q])
-                n = int(counts[q])
-                times_list[s], ids_list[s], cur_list[s] = out_t[q, :n], out_id[q, :n], out_I[q, :n]
-                vmax[s], tmaxa[s], vint[s], imax[s] = rv[q], rt[q], ri[q], rim[q]
-                recV[s], recI[s] = rV[q], rI[q]
-                stats[s] = st[q]
+            qd = np.flatnonzero(done)
+            sd = todo[qd]
+            if rv is not vmax:
+                vmax[sd], tmaxa[sd], vint[sd], imax[sd] = rv[qd], rt[qd], ri[qd], rim[qd]
+                recV[sd], recI[sd] = rV[qd], rI[qd]
+                stats[sd] = st[qd]
+            n = counts[qd]
+            keep = np.arange(c)[None, :] < n[:, None]  # row-major: sample by sample, in time order
+            if qd.size == todo.size:
+                blocks.append((sd, n, out_t[keep], out_id[keep], out_I[keep]))
+            else:
+                blocks.append((sd, n, out_t[qd][keep], out_id[qd][keep], out_I[qd][keep]))
             if not np.all(done):
                 c = int(min(max_spikes, 2 * counts[~done].max()))
             todo = todo[~done]
@@ -207,12 +214,18 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
             bar.update(min(B, a + chunk) - a)
     if bar is not None:
         bar.close()
-    lens = np.array([x.size for x in times_list], dtype=np.int64)
+    lens = np.zeros(B, dtype=np.int64)
+    for sd, n, *_ in blocks:
+        lens[sd] = n
     layout.last_max_spikes = int(lens.max()) if lens.size else 0
     offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    times = np.concatenate(times_list) if B else np.zeros(0)
-    ids = np.concatenate(ids_list).astype(np.int32) if B else np.zeros(0, np.int32)
-    cur = np.concatenate(cur_list) if B else np.zeros(0)
+    times = np.empty(offsets[-1])
+    ids = np.empty(offsets[-1], dtype=np.int32)
+    cur = np.empty(offsets[-1])
+    for sd, n, bt, bi, bc in blocks:
+        start_in_block = np.cumsum(n) - n
+        dest = np.repeat(offsets[sd] - start_in_block, n) + np.arange(bt.size)
+        times[dest], ids[dest], cur[dest] = bt, bi, bc
     res = Result(layout, t_max, times, ids, cur, offsets, vmax, tmaxa, vint,
                  rec_t if n_rn else None, rec_ids if n_rn else None,
                  recV if n_rn else None, recI if n_rn else None)

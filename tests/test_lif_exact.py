@@ -217,6 +217,32 @@ def test_batch_samples_are_independent_and_parallel_results_equal_serial():
         np.testing.assert_array_equal(a[1], b[1])
 
 
+@pytest.mark.parametrize("capacity", [1, 6])
+def test_results_are_the_same_when_spike_buffers_overflow_and_samples_rerun(capacity):
+    """capacity 1: every sample overflows and the whole batch re-runs; 6: only the busy samples do."""
+    net = es.Network.feedforward([10, 30, 4], seed=3, init=[(2.5, 2.0), (1.5, 1.0)])
+    net.add_population("ro", 2, es.LIFParams.readout(tau_mem=20.0, tau_syn=5.0))
+    net.connect("hidden", "ro", np.random.default_rng(1).normal(0.5, 1.0, (2, 30)))
+    rng = np.random.default_rng(0)
+    samples = [sorted((float(t), int(i)) for t, i in zip(rng.uniform(0, 20, k), rng.integers(0, 10, k)))
+               for k in ((15, 4, 30, 9, 15) if capacity == 1 else (15, 2, 30, 0, 9, 15))]
+    batch = es.SpikeBatch.from_lists(samples, 10)
+    ref = es.simulate(net, batch, 60.0, capacity=100_000)  # one pass, no sample re-runs
+    counts = np.diff(ref.offsets)
+    if capacity == 1:
+        assert counts.min() > 1
+    else:
+        assert counts.min() <= capacity < counts.max()
+    res = es.simulate(net, batch, 60.0, capacity=capacity)
+    np.testing.assert_array_equal(res.offsets, ref.offsets)
+    np.testing.assert_array_equal(res.times, ref.times)
+    np.testing.assert_array_equal(res.ids, ref.ids)
+    np.testing.assert_array_equal(res.max_voltage("ro"), ref.max_voltage("ro"))
+    np.testing.assert_array_equal(res.voltage_integral("ro"), ref.voltage_integral("ro"))
+    for k in ref.stats:
+        np.testing.assert_array_equal(res.stats[k], ref.stats[k])
+
+
 def test_readout_max_and_integral_are_exact():
     p = es.LIFParams.readout(tau_mem=20.0, tau_syn=5.0)
     net = es.Network()

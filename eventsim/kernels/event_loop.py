@@ -543,8 +543,13 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                         exact[jt] = False
                         hsize = _nh_set(heap, hk, pos, key, hsize, jt, lb if lb <= t_max else INF)
                     elif lb < key[jt] and lb <= t_max:
-                        stats[2] += 1
-                        hsize = _nh_set(heap, hk, pos, key, hsize, jt, lb)
+                        if st[jt, 3] <= t_now and not crossing_possible(st[jt, 0], st[jt, 1], tm, ts, vl, vt):
+                            # provably no crossing without further input: leave the heap instead
+                            # of being popped and re-bounded later
+                            hsize = _nh_set(heap, hk, pos, key, hsize, jt, INF)
+                        else:
+                            stats[2] += 1
+                            hsize = _nh_set(heap, hk, pos, key, hsize, jt, lb)
                 else:
                     exact[jt] = False
             kk += 1
