@@ -146,8 +146,9 @@ class SpikeBatch:
             raise IndexError(f"sample indices out of range for {self.n_samples} samples")
         starts, ends = self.offsets[idx], self.offsets[idx + 1]
         lens = ends - starts
-        sel = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if idx.size else np.zeros(0, np.int64)
         offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        # the spikes of sample idx[k] are starts[k] + 0..lens[k]-1, laid end to end
+        sel = np.repeat(starts - offsets[:-1], lens) + np.arange(offsets[-1], dtype=np.int64)
         return SpikeBatch(self.times[sel], self.ids[sel], offsets, self.n_neurons, validate=False)
 
     def counts(self) -> np.ndarray:

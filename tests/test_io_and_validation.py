@@ -185,3 +185,12 @@ def test_saved_files_get_the_umask_mode_not_the_temp_file_mode(tmp_path):
     net.save(tmp_path / "n.h5")
     (tmp_path / "plain").write_text("x")
     assert os.stat(tmp_path / "n.h5").st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
+
+
+def test_spike_batch_subset_matches_selecting_the_lists():
+    lists = [[(0.5, 1), (2.0, 0)], [], [(1.0, 2)], [(0.1, 0), (0.2, 1), (3.0, 2)]]
+    b = es.SpikeBatch.from_lists(lists, 3)
+    for idx in ([3, 0], [1, 1, 2], [], [2, 3, 0, 1, 3]):
+        assert b.subset(idx) == es.SpikeBatch.from_lists([lists[i] for i in idx], 3)
+    with pytest.raises(IndexError):
+        b.subset([4])

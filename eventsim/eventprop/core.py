@@ -13,7 +13,7 @@ import numpy as np
 
 from ..losses import LossSpec, as_list
 from ..network import Network
-from ..simulate import _merge_inputs, simulate
+from ..simulate import simulate
 
 _SIM_KW = ("max_spikes", "capacity", "progress", "chunk")
 _OWN_KW = ("wants_delays", "n_chunks")
@@ -151,10 +151,7 @@ def value_and_grad(net: Network, inputs, labels, loss: LossSpec, t_max: float, *
     grad = np.zeros(S)
     dgrad = np.zeros(S)
     if S and B and (np.any(G) or np.any(kick) or np.any(gmax) or np.any(gint) or np.any(inj_ph)):
-        if inputs is None:
-            in_t, in_id, in_off = np.zeros(0), np.zeros(0, np.int32), np.zeros(B + 1, np.int64)
-        else:
-            _, in_t, in_id, in_off = _merge_inputs(net, inputs, layout)
+        in_t, in_id, in_off = res.merged_inputs
         n_chunks = kw.get("n_chunks")
         if n_chunks is None:
             import numba

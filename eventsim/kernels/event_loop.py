@@ -7,7 +7,7 @@ Per sample, three event sources are merged in time order:
    (arrival time, source neuron, cursor into the source's fan-out row, spike time); a fan-out row is
    sorted by delay, so one entry delivers all synapses that share a delay and is then re-inserted
    for the next delay group,
-3. neuron threshold events: an indexed binary min-heap with one key per neuron. The key is either
+3. neuron threshold events: an indexed 4-ary min-heap with one key per neuron. The key is either
    a *lower bound* on the neuron's next crossing (cheap: one log, from bounding the input current by
    its current positive part) or, once the simulation time has reached that bound, the *exact*
    crossing time found by bracketed root finding (``kernels.lif.next_crossing``).
@@ -29,7 +29,8 @@ comparing the bound's argument with exp((key - t)/tau_m) = E(key) g(t), E cached
 
 Ties at one time are processed as: input spikes, deliveries, threshold events; recordings of V and
 I at a requested time see the state after all events at that time (right-continuous).
-Each neuron's state is one record ``st[j] = (V, I, t_last, t_ref_end)``.
+Each neuron's state is one 64-byte record ``st[j] = (V, I, t_last, t_ref_end, G_m, G_s, E, key of E)``
+(the last four: the delivery fast path's caches).
 """
 from __future__ import annotations
 
