@@ -52,7 +52,10 @@ class Result:
 
     def first_spike_times(self, population: str) -> np.ndarray:
         """(n_samples, n_neurons) first spike time in ms, ``inf`` where a neuron is silent."""
-        return self.spikes(population).first_spike_times()
+        cache = self.__dict__.setdefault("_first_spike_cache", {})  # a loss and its prediction both ask
+        if population not in cache:
+            cache[population] = self.spikes(population).first_spike_times()
+        return cache[population].copy()
 
     def counts(self, population: str) -> np.ndarray:
         """(n_samples, n_neurons) spike counts."""

@@ -23,7 +23,8 @@ G(x) = exp((x - T0)/tau) cached per neuron at its last update and g(t) = 1/G(t) 
 group and population. A synaptic event then costs a few multiplications instead of exp and expm1.
 T0 moves on every ``REBASE_SPAN`` shortest time constants (which invalidates the caches, keeping
 G below e^30 and its relative error near 1e-14). Populations whose tau_m and tau_s are equal or
-close (|k| > ``FAST_K_MAX``) keep the expm1 form, which is accurate there. An excitatory event
+close (|k| > ``FAST_K_MAX``) keep the expm1 form, which is accurate there, and so do non-spiking
+read-outs (their max and integral of V need the whole interval anyway). An excitatory event
 lowers a neuron's key only if the new bound is earlier; that test is done without a logarithm by
 comparing the bound's argument with exp((key - t)/tau_m) = E(key) g(t), E cached per neuron.
 
@@ -347,9 +348,10 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
     fast = np.empty(n_pop, dtype=np.bool_)
     tau_min = INF
     for p in range(n_pop):
-        fast[p] = (not eqp[p]) and abs(kp[p]) <= FAST_K_MAX
+        fast[p] = (not eqp[p]) and abs(kp[p]) <= FAST_K_MAX and not track_p[p]
         tau_min = min(tau_min, min(tau_m_p[p], tau_s_p[p]))
     t_base = 0.0
+    g_at = np.full(n_pop, np.nan)  # the delivery time gm_now[p] .. Gs_now[p] were computed for
     gm_now = np.ones(n_pop)
     gs_now = np.ones(n_pop)
     Gm_now = np.ones(n_pop)
@@ -490,11 +492,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             t_base = t_now
             st[:, 4] = np.nan
             st[:, 7] = np.nan
-        for p in range(n_pop):
-            gm_now[p] = math.exp(-(t_now - t_base) / tau_m_p[p])
-            Gm_now[p] = 1.0 / gm_now[p]
-            gs_now[p] = math.exp(-(t_now - t_base) / tau_s_p[p])
-            Gs_now[p] = 1.0 / gs_now[p]
+            g_at[:] = np.nan
         while kk < end and d[kk] == dd:
             jt = tgt[kk]
             wk = w[kk]
@@ -503,12 +501,17 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             ts = tau_s_p[pt]
             vl = v_l_p[pt]
             vr = v_r_p[pt]
-            if track_p[pt] or not fast[pt]:
+            if not fast[pt]:
                 _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
-            elif t_now > st[jt, 2]:
-                if not _advance_shared(st, jt, t_now, vl, kp[pt], gm_now[pt], gs_now[pt]):
+            else:
+                if g_at[pt] != t_now:  # this population's shared factors, once per delivery time
+                    gm_now[pt] = math.exp(-(t_now - t_base) / tm)
+                    Gm_now[pt] = 1.0 / gm_now[pt]
+                    gs_now[pt] = math.exp(-(t_now - t_base) / ts)
+                    Gs_now[pt] = 1.0 / gs_now[pt]
+                    g_at[pt] = t_now
+                if t_now > st[jt, 2] and not _advance_shared(st, jt, t_now, vl, kp[pt], gm_now[pt], gs_now[pt]):
                     _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
-            if fast[pt]:
                 st[jt, 4] = Gm_now[pt]
                 st[jt, 5] = Gs_now[pt]
             st[jt, 1] += wk
