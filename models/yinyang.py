@@ -9,8 +9,8 @@ Recipe (the paper's, [EP] ``paper/figure3.py``):
 - loss: ``FirstSpikeCE`` (tau0 = 0.5 ms, tau1 = 6.4 ms, alpha = 3e-3), prediction = earliest
   output neuron; each sample is simulated for ``T_MAX`` ms;
 - optimiser: Adam, lr 5e-3, batch 32, 100 epochs; learning rate x0.97 per epoch (the paper uses
-  x0.95; over 5 seeds 0.97 gave 98.5 % best validation accuracy against 98.1 %, and 98.0 % test
-  against 97.8 %; ``make demo``'s 12 epochs keep 0.95);
+  x0.95; over 5 seeds 0.97 gave 98.5 % best validation accuracy against 98.1 %; test 97.8 % with
+  the current kernel, see docs/training.md; ``make demo``'s 12 epochs keep 0.95);
 - model selection: the weights of the epoch with the best validation accuracy are kept (the test
   set is evaluated once, at the end).
 
