@@ -1,7 +1,8 @@
 """The training run shared by the EventProp recipes (``models/yinyang.py``, ``models/digits.py``).
 
-A recipe supplies its network, data, loss and optimiser; ``run`` trains with best-of-validation
-weights, evaluates the test set once (and, for the record, the last epoch's weights), and with an
+A recipe supplies its network, data, loss and optimiser; ``run`` trains, keeps either the
+best-of-validation weights or the last epoch's (``select``), evaluates the test set once (and, for
+the record, the last epoch's weights), and with an
 output folder writes ``<name>_net.h5``, ``checkpoint.h5`` (every epoch), ``<name>_curves.png``,
 ``<name>_raster.png`` and ``<name>_metrics.json``.
 """
@@ -11,6 +12,8 @@ import json
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import numpy as np
 
 import eventsim as es
 from eventsim.spikes import SpikeBatch
@@ -22,13 +25,17 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
         seed: int, batch_size: int, optimizer="adam", lr: float = 5e-3, lr_decay: float = 0.95,
         out_dir: Optional[str] = None, progress: bool = True, resume: bool = False,
         log: Optional[Callable[[str], None]] = None, title: str = "", raster_populations: Sequence[str] = ("hidden",),
-        metrics: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        metrics: Optional[Dict[str, Any]] = None, select: str = "best") -> Dict[str, Any]:
     """Train ``net`` in place on ``splits = (train, val, test)`` and return the metrics.
 
     ``optimizer``/``lr``/``lr_decay``: as ``eventsim.train.fit``. ``log``: ``print``-like, one line per
     epoch. ``title``: curve title (the test accuracy is appended). ``metrics``: recipe fields put
-    first in the returned dict (``recipe`` = ``name`` is added).
+    first in the returned dict (``recipe`` = ``name`` is added). ``select``: ``"best"`` finishes with
+    the weights of the epoch of best validation accuracy, ``"last"`` with the last epoch's (the
+    validation accuracy is recorded either way).
     """
+    if select not in ("best", "last"):
+        raise ValueError(f"select must be 'best' or 'last', got {select!r}")
     (tr, y), (va, yv), (te, yt) = splits
     out = Path(out_dir) if out_dir else None
     if out:
@@ -36,7 +43,7 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
     last: Dict[str, float] = {}
 
     def _log(epoch, h):
-        if epoch == epochs - 1:  # the last epoch's weights, before the best-validation ones are restored
+        if epoch == epochs - 1:  # the last epoch's weights (before any best-validation ones are restored)
             last["test_loss"], last["test_acc"] = es.train.evaluate(net, te, yt, loss, t_max)
         if log is not None:
             log(f"epoch {epoch + 1:3d}  loss {h['loss'][-1]:.4f}  train {100 * h['acc'][-1]:.2f} %  "
@@ -44,7 +51,7 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
 
     t0 = time.perf_counter()
     hist = es.train.fit(net, tr, y, loss, t_max, optimizer=optimizer, epochs=epochs, batch_size=batch_size, lr=lr,
-                        lr_decay=lr_decay, seed=seed, val=(va, yv), progress=progress, restore_best=True,
+                        lr_decay=lr_decay, seed=seed, val=(va, yv), progress=progress, restore_best=select == "best",
                         callbacks=[_log], checkpoint=(out / "checkpoint.h5") if out else None, resume=resume)
     wall = time.perf_counter() - t0
     test_loss, test_acc = es.train.evaluate(net, te, yt, loss, t_max)
@@ -54,7 +61,9 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
                          "test_acc_last_epoch": last.get("test_acc"), "test_loss_last_epoch": last.get("test_loss"),
                          "train_acc_last": hist["acc"][-1] if n_ep else None,
                          "best_val_acc": max(hist["val_acc"]) if n_ep else None,
-                         "best_epoch": int(hist["best_epoch"][0]) + 1 if n_ep else 0, "wall_s": wall,
+                         "best_epoch": (int(hist["best_epoch"][0]) if select == "best"
+                                        else int(np.argmax(hist["val_acc"]))) + 1 if n_ep else 0,
+                         "selected_weights": select, "wall_s": wall,
                          "train_samples_per_s": len(y) * n_ep / sum(hist["epoch_s"]) if n_ep else 0.0}
     if out:
         net.save(out / f"{name}_net.h5")
