@@ -1,0 +1,278 @@
+"""NTT connectomes for spiking networks trained with EventProp, NTT vs baselines at low density.
+
+    python benchmarks/ntt_lif.py --task digits [--densities 0.05,0.1] [--seeds 0,1,2] [--methods ntt,random,magnitude,snip]
+    python benchmarks/ntt_lif.py --task yinyang [...]
+    python benchmarks/ntt_lif.py --task T --merge A.json B.json ...   # combine runs made in parallel
+
+Protocol (issue 5, the spiking part; see docs/ntt.md):
+
+1. Twin: a bias-free ReLU MLP with the connectome shapes of the task's LIF recipe. ``digits``
+   (``models/digits.py``): 65-300-10, 64 pixels + the bias neuron -> 300 LIF -> 10 leaky-integrator
+   read-outs; twin inputs = the pixel intensities v in [0, 1] (a pixel spikes at 20 (1 - v) ms,
+   bright = early = strong) and 1 for the bias neuron. ``yinyang`` (``models/yinyang.py``): 5-200-3,
+   LIF hidden and LIF output neurons (first-spike loss); twin inputs = 1 - v for the four
+   coordinates (a coordinate spikes at 30 v ms: small = early = strong) and 1 for the bias spike.
+2. Mask and initial weights per method at density d per pruned projection: NTT (``run_ntt``,
+   defaults, unlabelled training inputs), random, magnitude, SNIP (labelled, 128 samples), all from
+   the same twin initialisation; "dense" is the LIF recipe's own initialisation (no twin). Yin-Yang
+   keeps its input projection dense (``--keep-dense``, default for that task): with 5 inputs, 5 %
+   of 5 x 200 synapses would leave about 80 % of the hidden neurons without any input; the summary
+   reports the overall density too.
+3. LIF operating point (the same rule for every method): the hidden projection is multiplied by the
+   gain that gives the same mean hidden spike count per sample as the dense recipe network on 200
+   training samples (bisection on a log scale); spiking outputs (Yin-Yang): the output projection by
+   the gain at which some output neuron fires on as many calibration samples as in the
+   dense network, at most 95 % (matching the dense output spike count is out of reach: the twin's
+   weights are zero-mean, the recipe's output weights all positive); non-spiking read-outs
+   (digits): the gain that matches the dense network's RMS summed input weight per read-out.
+4. Training: the task's recipe optimiser and loss for ``--epochs`` epochs (digits: AdamW 2e-2 x0.95,
+   weight decay 0.05, best-of-validation weights; Yin-Yang: Adam 5e-3 x0.97, last-epoch weights);
+   only the kept synapses exist and are trained. Test accuracy on the task's test split; also after
+   ``--short`` epochs (NTT's "faster learning" claim).
+
+Writes ``benchmarks/results/ntt_lif_<task>.json`` and prints a table (mean ± std over seeds).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+class Task:
+    """What the experiment needs from a recipe: data, twin inputs, network shapes, training."""
+
+    def __init__(self, name: str):
+        import eventsim as es
+        from eventsim.optim import Adam, ExponentialDecay
+
+        self.name = name
+        if name == "digits":
+            from eventsim.data import digits_arrays
+            from models import digits as rec
+
+            X, self.y_twin = digits_arrays("train")
+            self.X_twin = np.concatenate([X, np.ones((len(X), 1))], axis=1)
+            self.sizes = [rec.N_IN, rec.HIDDEN, 10]
+            self.out_params = es.LIFParams.readout(tau_mem=20.0, tau_syn=5.0)
+            self.keep_dense = ()
+            self.select_best = True
+            self.make_opt = lambda net, n: Adam(net.parameters(), lr=ExponentialDecay(  # noqa: E731
+                rec.LR, rec.LR_DECAY, every=-(-n // rec.BATCH)), weight_decay=rec.WEIGHT_DECAY)
+        elif name == "yinyang":
+            from eventsim.data import yin_yang
+            from models import yinyang as rec
+
+            X, self.y_twin = yin_yang("train")
+            self.X_twin = np.concatenate([1.0 - X, np.ones((len(X), 1))], axis=1)
+            self.sizes = [5, rec.HIDDEN, 3]
+            self.out_params = es.LIFParams(tau_mem=20.0, tau_syn=5.0)
+            self.keep_dense = ("in->hidden",)
+            self.select_best = rec.SELECT == "best"
+            self.make_opt = lambda net, n: Adam(net.parameters(), lr=ExponentialDecay(  # noqa: E731
+                rec.LR, rec.LR_DECAY, every=-(-n // rec.BATCH)))
+        else:
+            raise ValueError(f"task must be 'digits' or 'yinyang', got {name!r}")
+        self.rec = rec
+        self.splits = rec.data()
+
+    def dense(self, seed: int):
+        return self.rec.build(seed, hidden=self.sizes[1])
+
+    def build_sparse(self, result, s_h: float, s_o: float):
+        """The recipe's network with ``result``'s connectomes, projections scaled by (s_h, s_o)."""
+        import eventsim as es
+
+        net = es.Network()
+        net.add_input("in", self.sizes[0])
+        net.add_population("hidden", self.sizes[1], es.LIFParams(tau_mem=20.0, tau_syn=5.0))
+        net.add_population("out", self.sizes[2], self.out_params)
+        for name, c in result.to_connectomes([s_h, s_o]).items():
+            src, dst = name.split("->")
+            net.connect(src, dst, c)
+        return net
+
+
+def _spikes_per_sample(res, population: str) -> float:
+    return float(res.counts(population).sum()) / res.n_samples
+
+
+def _answered(res, population: str) -> float:
+    """Fraction of samples in which at least one neuron of ``population`` fires (makes a prediction)."""
+    return float(np.mean(res.counts(population).sum(axis=1) > 0))
+
+
+def _match_gain(build, calib, t_max: float, measure, target: float) -> float:
+    """Gain at which ``measure(result)`` reaches ``target`` (bisection on log10 in [-3, 4], 22 halvings;
+    the bracket's midpoint)."""
+    import eventsim as es
+
+    lo, hi = -3.0, 4.0
+    for _ in range(22):
+        mid = 0.5 * (lo + hi)
+        if measure(es.simulate(build(10 ** mid), calib, t_max, progress=False)) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 10 ** (0.5 * (lo + hi))
+
+
+def calibrate(task: Task, result, dense_net, calib, t_max: float):
+    """(s_h, s_o, target): hidden gain matching the dense network's hidden spike count; output gain:
+    spiking outputs (Yin-Yang): the one at which the outputs answer (some output neuron fires)
+    on as many calibration samples as the dense network's, at most 95 %; non-spiking read-outs
+    (digits): the gain matching the dense network's RMS summed input weight per output neuron."""
+    import eventsim as es
+
+    dense_res = es.simulate(dense_net, calib, t_max, progress=False)
+    target = _spikes_per_sample(dense_res, "hidden")
+    s_h = _match_gain(lambda g: task.build_sparse(result, g, 1.0), calib, t_max,
+                      lambda r: _spikes_per_sample(r, "hidden"), target)
+    if np.isfinite(task.out_params.v_th):
+        goal = min(0.95, _answered(dense_res, "out"))
+        s_o = _match_gain(lambda g: task.build_sparse(result, s_h, g), calib, t_max, lambda r: _answered(r, "out"), goal)
+    else:
+        Wd = dense_net.projections["hidden->out"].to_dense()
+        Ws = result.to_connectomes()["hidden->out"].to_dense()
+        rms = lambda W: float(np.sqrt(np.mean(np.sum(W ** 2, axis=1))))  # noqa: E731
+        s_o = rms(Wd) / max(rms(Ws), 1e-12)
+    return s_h, s_o, target
+
+
+def summarize(records, epochs: int, short: int):
+    """Print the table (mean ± sample std over seeds) and return its rows."""
+    summary = {}
+    for r in records:
+        summary.setdefault((r["method"], r["density"]), []).append(r)
+    rows = []
+    print()
+    print(f"| method | density (pruned projections) | overall density | test accuracy (%) after {epochs} epochs "
+          f"| after {short} epochs | seeds |")
+    print("|---|---|---|---|---|---|")
+    for (m, d), rs in sorted(summary.items(), key=lambda kv: (kv[0][1], kv[0][0] != "ntt", kv[0][0])):
+        a = np.array([r["test_acc"] for r in rs]) * 100
+        b = np.array([r["test_acc_short"] for r in rs]) * 100
+        sd = lambda v: f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
+        od = 100 * float(np.mean([r.get("overall_density", d) for r in rs]))
+        print(f"| {m} | {100 * d:g} % | {od:.3g} % | {a.mean():.2f}{sd(a)} | {b.mean():.2f}{sd(b)} | {len(rs)} |")
+        rows.append({"method": m, "density": d, "overall_density": od / 100, "test_acc_mean": float(a.mean()),
+                     "test_acc_std": float(a.std(ddof=1)) if len(a) > 1 else None,
+                     "test_acc_short_mean": float(b.mean()), "n": len(rs)})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", choices=["digits", "yinyang"], default="digits")
+    ap.add_argument("--densities", default="0.05,0.1")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--methods", default="ntt,random,magnitude,snip")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--short", type=int, default=3, help="also report the test accuracy after this many epochs")
+    ap.add_argument("--ntt-steps", type=int, default=2000)
+    ap.add_argument("--keep-dense", default=None,
+                    help="comma-separated projections not pruned (default: the task's; '' for none)")
+    ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_lif_<task>.json")
+    ap.add_argument("--merge", nargs="+", default=None,
+                    help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out")
+    args = ap.parse_args(argv)
+    out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}.json")
+    if args.merge:
+        runs = [json.loads(Path(f).read_text()) for f in args.merge]
+        records = [r for run in runs for r in run["records"]]
+        cfg = dict(runs[0]["config"], seeds=",".join(run["config"]["seeds"] for run in runs), merged=args.merge)
+        rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]))
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows},
+                                  indent=1, default=float))
+        os.replace(tmp, out)
+        print(f"wrote {out}")
+        return 0
+
+    import torch
+
+    import eventsim as es
+    from eventsim.ntt import MLPTwin, prune_baseline, run_ntt
+
+    torch.set_num_threads(1)
+    task = Task(args.task)
+    keep_dense = task.keep_dense if args.keep_dense is None else tuple(k for k in args.keep_dense.split(",") if k)
+    projections = ["in->hidden", "hidden->out"]
+    bad = [k for k in keep_dense if k not in projections]
+    if bad:
+        raise ValueError(f"--keep-dense: unknown projections {bad} (have {projections})")
+    keep_weights = tuple(f"W{projections.index(k)}" for k in keep_dense)  # the twin's weight names
+    densities = [float(x) for x in args.densities.split(",") if x]
+    seeds = [int(x) for x in args.seeds.split(",") if x]
+    methods = [m for m in args.methods.split(",") if m]
+    (tr, y), (va, yv), (te, yt) = task.splits
+    loss, t_max = task.rec.loss(), task.rec.T_MAX
+    calib = tr.subset(np.arange(200))
+    records = []
+
+    def train_eval(net, seed: int):
+        opt = task.make_opt(net, len(y))
+        short = {}
+
+        def cb(epoch, h):
+            if epoch + 1 == args.short:
+                short["acc"] = es.train.evaluate(net, te, yt, loss, t_max)[1]
+
+        t0 = time.perf_counter()
+        es.train.fit(net, tr, y, loss, t_max, optimizer=opt, epochs=args.epochs, batch_size=task.rec.BATCH,
+                     seed=seed, val=(va, yv), progress=False, restore_best=task.select_best, callbacks=[cb])
+        return es.train.evaluate(net, te, yt, loss, t_max)[1], short.get("acc"), time.perf_counter() - t0
+
+    for seed in seeds:
+        dense = task.dense(seed)
+        acc, acc_s, tt = train_eval(task.dense(seed), seed)
+        records.append({"method": "dense", "density": 1.0, "overall_density": 1.0, "seed": seed, "test_acc": acc,
+                        "test_acc_short": acc_s, "train_s": tt})
+        print(f"dense         seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
+              f"{100 * acc_s:.2f} %)  {tt:.0f} s", flush=True)
+        twin = MLPTwin(task.sizes, names=["in", "hidden", "out"], bias=False)
+        n_all = sum(task.sizes[i] * task.sizes[i + 1] for i in range(len(task.sizes) - 1))
+        for d in densities:
+            for m in methods:
+                t0 = time.perf_counter()
+                if m == "ntt":
+                    res = run_ntt(twin, task.X_twin, d, seed=seed, steps=args.ntt_steps, progress=False,
+                                  keep_dense=keep_weights)
+                else:
+                    res = prune_baseline(m, twin, d, seed=seed, X=task.X_twin, y=task.y_twin, keep_dense=keep_weights)
+                t_init = time.perf_counter() - t0
+                s_h, s_o, target = calibrate(task, res, dense, calib, t_max)
+                net = task.build_sparse(res, s_h, s_o)
+                rate = float(es.simulate(net, calib, t_max, progress=False).counts("hidden").sum()) / calib.n_samples
+                acc, acc_s, tt = train_eval(net, seed)
+                n_syn = int(sum(p.n_synapses for p in net.projections.values()))
+                rec = {"method": m, "density": d, "overall_density": n_syn / n_all, "seed": seed, "test_acc": acc,
+                       "test_acc_short": acc_s, "init_s": t_init, "train_s": tt, "gain_hidden": s_h, "gain_out": s_o,
+                       "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
+                       "keep_dense": list(keep_dense)}
+                records.append(rec)
+                print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
+                      f"{100 * acc_s:.2f} %), gains {s_h:.3g}/{s_o:.3g}, hidden spikes {rate:.1f} "
+                      f"(target {target:.1f}), init {t_init:.1f} s, train {tt:.0f} s", flush=True)
+
+    rows = summarize(records, args.epochs, args.short)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"config": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+                               "records": records, "summary": rows}, indent=1, default=float))
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
