@@ -25,7 +25,8 @@ Protocol (issue 5, the spiking part; see docs/ntt.md):
    dense network, at most 95 % (matching the dense output spike count is out of reach: the twin's
    weights are zero-mean, the recipe's output weights all positive); non-spiking read-outs
    (digits): the gain that matches the dense network's RMS summed input weight per read-out.
-4. Training: the task's recipe optimiser and loss for ``--epochs`` epochs (digits: AdamW 2e-2 x0.95,
+4. Training: the task's recipe optimiser and loss (``--silent phantom``: Yin-Yang's first-spike loss
+   with the phantom-spike remedy for silent label neurons, for every method) for ``--epochs`` epochs (digits: AdamW 2e-2 x0.95,
    weight decay 0.05, best-of-validation weights; Yin-Yang: Adam 5e-3 x0.97, last-epoch weights);
    only the kept synapses exist and are trained. Test accuracy on the task's test split; also after
    ``--short`` epochs (NTT's "faster learning" claim).
@@ -181,11 +182,15 @@ def main(argv=None) -> int:
     ap.add_argument("--ntt-steps", type=int, default=2000)
     ap.add_argument("--keep-dense", default=None,
                     help="comma-separated projections not pruned (default: the task's; '' for none)")
-    ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_lif_<task>.json")
+    ap.add_argument("--silent", choices=["none", "phantom"], default="none",
+                    help="first-spike loss (Yin-Yang): the silent-label-neuron policy of FirstSpikeCE, for every "
+                         "method alike (default: the recipe's, none)")
+    ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_lif_<task>[_phantom].json")
     ap.add_argument("--merge", nargs="+", default=None,
                     help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out")
     args = ap.parse_args(argv)
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}.json")
+    suffix = "_phantom" if args.silent == "phantom" else ""
+    out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
     if args.merge:
         runs = [json.loads(Path(f).read_text()) for f in args.merge]
         records = [r for run in runs for r in run["records"]]
@@ -216,6 +221,12 @@ def main(argv=None) -> int:
     methods = [m for m in args.methods.split(",") if m]
     (tr, y), (va, yv), (te, yt) = task.splits
     loss, t_max = task.rec.loss(), task.rec.T_MAX
+    if args.silent != "none":
+        if not hasattr(loss, "silent"):
+            raise ValueError(f"--silent applies to first-spike losses; the {args.task} recipe uses {type(loss).__name__}")
+        import dataclasses
+
+        loss = dataclasses.replace(loss, silent=args.silent)
     calib = tr.subset(np.arange(200))
     records = []
 

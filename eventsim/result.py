@@ -4,6 +4,11 @@ Spikes are stored globally per sample (CSR over samples): ``times`` (ms), ``ids`
 ids), ``currents`` (synaptic current I of the spiking neuron at the spike, used by EventProp).
 For non-spiking read-out populations (``v_th = inf``) the exact maximum of V over [0, t_max], the
 time of that maximum and the exact integral of V over [0, t_max] (ms) are kept.
+
+``simulate`` also attaches ``imax`` (I at each read-out's maximum), ``stats`` (per-sample kernel
+counters: synaptic events, exact searches, bound updates, threshold events) and ``merged_inputs``
+(the input spikes as the kernel saw them: times, global ids, per-sample offsets), which EventProp's
+backward pass reuses.
 """
 from __future__ import annotations
 
