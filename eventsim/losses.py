@@ -100,9 +100,12 @@ class FirstSpikeCE(Loss):
 
     - ``"none"`` (default, as the reference code): zero (no spike, no gradient);
     - ``"phantom"``: a heuristic push towards firing: dL/dV of the label neuron is kicked at t_max by
-      ``-G tau_mem / (v_th - v_leak)``, where G is the dL/dt a label spike at t_max would get (the
-      adjoint jump of a spike at t_max with the reference slope (v_th - v_leak)/tau_mem). This is
-      not the gradient of the value (the value is flat in the label neuron's weights there).
+      ``-G tau_mem / (v_th - v_leak)``, where G = (1 - s_l)/tau0 is the cross-entropy part of the
+      dL/dt a label spike at t_max would get (the adjoint jump of a spike at t_max with the
+      reference slope (v_th - v_leak)/tau_mem). The regulariser's part is left out, as in the value:
+      at t_max = 100 ms it would be (alpha/tau1) exp(t_max/tau1), about 3000 with the paper's
+      constants, and such kicks made even dense Yin-Yang networks fall silent. This is not the
+      gradient of the value (the value is flat in the label neuron's weights there).
     """
 
     population: str = "out"
@@ -136,7 +139,7 @@ class FirstSpikeCE(Loss):
         g_lab = (1.0 - s[r, y]) / self.tau0 + (self.alpha / self.tau1) * np.exp(tl / self.tau1)
         g[r, y] = g_lab
         g[~lab_fires] = 0.0
-        return per, g, lab_fires, g_lab
+        return per, g, lab_fires, (1.0 - s[r, y]) / self.tau0
 
     def value_and_parts(self, result, labels):
         t = result.first_spike_times(self.population)
@@ -144,12 +147,12 @@ class FirstSpikeCE(Loss):
         y = check_labels(labels, B, t.shape[1])
         if B == 0:
             return 0.0, {}
-        per, g, lab_fires, g_lab = self._terms(t, y, result.t_max)
+        per, g, lab_fires, g_ce = self._terms(t, y, result.t_max)
         parts = {"first_spike_grad": g / B}
         if self.silent == "phantom" and np.any(~lab_fires):
             ph = np.zeros_like(g)
             rows = np.flatnonzero(~lab_fires)
-            ph[rows, y[rows]] = g_lab[rows] / B
+            ph[rows, y[rows]] = g_ce[rows] / B
             parts["phantom_grad"] = ph
         return float(per.mean()), parts
 

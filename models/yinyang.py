@@ -10,15 +10,16 @@ Recipe (the paper's, [EP] ``paper/figure3.py``):
   output neuron; each sample is simulated for ``T_MAX`` ms;
 - optimiser: Adam, lr 5e-3, batch 32, 100 epochs; learning rate x0.97 per epoch (the paper uses
   x0.95; over 5 seeds 0.97 gave 98.5 % best validation accuracy against 98.1 %; see
-  docs/training.md for the test figures; ``make demo``'s 12 epochs keep 0.95);
+  docs/training.md for the test figures);
 - weights kept: the last epoch's (``SELECT``). The validation split is evaluated every epoch for
   the record. Chosen on a second, independent validation split (5000 samples, generator seed 43,
   never used otherwise; ``python -m models.yinyang_select DIR...``): over the five seeds of
   docs/training.md the last-epoch weights scored
   97.98 % there against 97.84 % for the best-validation-epoch weights, whose pick is dominated by
-  the noise of a 1000-sample split. ``make demo``'s short run keeps the best-validation weights
-  (``QUICK_SELECT``: at 12 epochs the learning rate is still high). The test set is evaluated once,
-  at the end.
+  the noise of a 1000-sample split. The test set is evaluated once, at the end.
+- ``make demo`` (``quick``): the first ``QUICK_EPOCHS`` = 60 epochs of the same run (the schedule is
+  per epoch, so they are the full run's first 60), keeping the best-validation weights
+  (``QUICK_SELECT``: the learning rate is still high there). Seed 0: 98.0 % test.
 
 ``train(seed, epochs, out_dir, quick=False)`` runs it (``quick``: the ``make demo`` budget: fewer
 epochs), writes the network, a checkpoint, training curves and an output raster (PNG) and a
@@ -44,11 +45,11 @@ T_MAX = 100.0            # simulated time per sample (ms); inputs end at 30 ms
 HIDDEN = 200
 INIT = [(1.5, 0.78), (0.93, 0.1)]
 LR, LR_DECAY, BATCH = 5e-3, 0.97, 32   # decay 0.97 beat the paper's 0.95 on validation (docs/training.md)
-QUICK_LR_DECAY = 0.95    # ``make demo`` (12 epochs) keeps the paper's decay
+QUICK_LR_DECAY = 0.97    # ``make demo``: the recipe's decay (its first 60 epochs are the full run's)
 EPOCHS = 100             # as the paper
 SELECT = "last"          # weights kept at the end of a full run (see the docstring)
 QUICK_SELECT = "best"    # make demo: best-validation weights
-QUICK_EPOCHS = 12        # ``make demo``: about 2 minutes on 2 cores
+QUICK_EPOCHS = 60        # ``make demo``: about 1 minute on 2 cores after the compile
 
 
 def build(seed: int = 0, hidden: int = HIDDEN) -> es.Network:

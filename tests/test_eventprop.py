@@ -209,3 +209,23 @@ def test_bad_input_raises():
         FirstSpikeCE(silent="bump")
     with pytest.raises(ValueError, match="strength"):
         SpikeCountReg(strength=-1.0)
+
+
+def test_phantom_push_is_the_cross_entropy_part_only():
+    """The phantom kick of a silent label neuron is (1 - s_l)/tau0 per sample, s_l being the softmax
+    weight of a label spike at t_max; the regulariser's alpha/tau1 exp(t_max/tau1) is left out."""
+    p = es.LIFParams(tau_mem=20.0, tau_syn=5.0)
+    net = es.Network()
+    net.add_input("in", 2)
+    net.add_population("out", 2, p)
+    net.connect("in", "out", np.array([[6.0, 6.0], [1.0, 1.0]]))  # out1 stays below threshold
+    batch = es.SpikeBatch.from_lists([[(1.0, 0), (2.0, 1)]], 2)
+    t_max = 100.0
+    res = es.simulate(net, batch, t_max)
+    t0 = res.first_spike_times("out")[0, 0]
+    loss = FirstSpikeCE(silent="phantom")
+    _, parts = loss.value_and_parts(res, np.array([1]))
+    z = -np.array([t0, t_max]) / loss.tau0
+    s_label = np.exp(z[1] - z.max()) / np.exp(z - z.max()).sum()
+    assert parts["phantom_grad"][0, 1] == pytest.approx((1.0 - s_label) / loss.tau0, rel=1e-12)
+    assert parts["phantom_grad"][0, 1] <= 1.0 / loss.tau0  # bounded, whatever t_max
