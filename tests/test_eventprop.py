@@ -120,14 +120,19 @@ def test_delay_gradient_descent_decreases_the_loss():
     assert np.array_equal(lay.d, cat[lay.perm]) and not np.all(cat == 2.0)
 
 
-def test_silent_label_policy():
-    """Label neuron silent: 'none' gives no gradient for that sample, 'phantom' pushes it to fire."""
+def _silent_label_net():
+    """Two inputs -> two LIF outputs; with the batch returned, out0 fires and out1 stays below threshold."""
     p = es.LIFParams(tau_mem=20.0, tau_syn=5.0)
     net = es.Network()
     net.add_input("in", 2)
     net.add_population("out", 2, p)
-    net.connect("in", "out", np.array([[6.0, 6.0], [1.0, 1.0]]))  # out1 stays below threshold
-    batch = es.SpikeBatch.from_lists([[(1.0, 0), (2.0, 1)]], 2)
+    net.connect("in", "out", np.array([[6.0, 6.0], [1.0, 1.0]]))
+    return net, es.SpikeBatch.from_lists([[(1.0, 0), (2.0, 1)]], 2)
+
+
+def test_silent_label_policy():
+    """Label neuron silent: 'none' gives no gradient for that sample, 'phantom' pushes it to fire."""
+    net, batch = _silent_label_net()
     res = es.simulate(net, batch, 30.0)
     assert np.isfinite(res.first_spike_times("out")[0, 0]) and np.isinf(res.first_spike_times("out")[0, 1])
     L, g = value_and_grad(net, batch, np.array([1]), FirstSpikeCE(), 30.0)
@@ -214,12 +219,7 @@ def test_bad_input_raises():
 def test_phantom_push_is_the_cross_entropy_part_only():
     """The phantom kick of a silent label neuron is (1 - s_l)/tau0 per sample, s_l being the softmax
     weight of a label spike at t_max; the regulariser's alpha/tau1 exp(t_max/tau1) is left out."""
-    p = es.LIFParams(tau_mem=20.0, tau_syn=5.0)
-    net = es.Network()
-    net.add_input("in", 2)
-    net.add_population("out", 2, p)
-    net.connect("in", "out", np.array([[6.0, 6.0], [1.0, 1.0]]))  # out1 stays below threshold
-    batch = es.SpikeBatch.from_lists([[(1.0, 0), (2.0, 1)]], 2)
+    net, batch = _silent_label_net()
     t_max = 100.0
     res = es.simulate(net, batch, t_max)
     t0 = res.first_spike_times("out")[0, 0]

@@ -120,6 +120,18 @@ def crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max, cut=INF):
     return s1 if s1 > s2 else s2
 
 
+@njit(cache=True, inline="always")
+def _probe(V0, I0, x, tau_m, tau_s, v_l, v_th, k, c, equal, lo, hi):
+    """Evaluate the closed form at ``x`` and shrink the bracket: returns (V, I, V - v_th, lo, hi)."""
+    V, I = free_evolve(V0, I0, x, tau_m, tau_s, v_l, k, c, equal)
+    f = V - v_th
+    if f >= 0.0:
+        hi = x
+    else:
+        lo = x
+    return V, I, f, lo, hi
+
+
 @njit(cache=True)
 def _refine(V0, I0, tau_m, tau_s, v_l, v_th, k, c, equal, lo, hi, t0, V, I):
     """Root of V(s) = v_th in [lo, hi], V(lo) < v_th <= V(hi): Halley from ``lo``, safeguarded by the bracket.
@@ -144,19 +156,10 @@ def _refine(V0, I0, tau_m, tau_s, v_l, v_th, k, c, equal, lo, hi, t0, V, I):
                     xn = x
                     fn = fx
                 else:
-                    V, I = free_evolve(V0, I0, xn, tau_m, tau_s, v_l, k, c, equal)
-                    fn = V - v_th
-                    if fn >= 0.0:
-                        hi = xn
-                    else:
-                        lo = xn
+                    V, I, fn, lo, hi = _probe(V0, I0, xn, tau_m, tau_s, v_l, v_th, k, c, equal, lo, hi)
                 xp = xn + tol if fn < 0.0 else xn - tol
                 if xp > lo and xp < hi:
-                    Vp, _ = free_evolve(V0, I0, xp, tau_m, tau_s, v_l, k, c, equal)
-                    if Vp >= v_th:
-                        hi = xp
-                    else:
-                        lo = xp
+                    _, _, _, lo, hi = _probe(V0, I0, xp, tau_m, tau_s, v_l, v_th, k, c, equal, lo, hi)
                 if hi - lo <= 2.0 * tol:
                     return hi
                 xn = 0.5 * (lo + hi)  # not closed (rounding noise): bisect on
@@ -164,12 +167,7 @@ def _refine(V0, I0, tau_m, tau_s, v_l, v_th, k, c, equal, lo, hi, t0, V, I):
                 xn = 0.5 * (lo + hi)
         else:
             xn = 0.5 * (lo + hi)
-        V, I = free_evolve(V0, I0, xn, tau_m, tau_s, v_l, k, c, equal)
-        fn = V - v_th
-        if fn >= 0.0:
-            hi = xn
-        else:
-            lo = xn
+        V, I, fn, lo, hi = _probe(V0, I0, xn, tau_m, tau_s, v_l, v_th, k, c, equal, lo, hi)
         if hi - lo <= tol:
             return hi
         x, fx = xn, fn
