@@ -27,7 +27,7 @@ from typing import Dict, Optional
 import numpy as np
 
 import eventsim as es
-from eventsim.data import digits_arrays, latency_encode
+from eventsim.data import digits_arrays, latency_decode, latency_encode, random_affine_images
 from eventsim.losses import VoltageIntegralCE
 from eventsim.optim import Adam, ExponentialDecay
 
@@ -42,6 +42,8 @@ WEIGHT_DECAY = 0.05
 EPOCHS = 30
 QUICK_EPOCHS = 10
 VAL_FRACTION = 0.1
+AUGMENT = None           # training-image distortion (max rotation deg, max scale, max shift px); None: off
+SELECT = "best"          # keep the best-validation epoch's weights ("last": the last epoch's)
 READOUT = "integral"     # how the read-outs predict (hardware.loihi.agreement uses it)
 
 
@@ -57,6 +59,22 @@ def build(seed: int = 0, hidden: int = HIDDEN, init=INIT) -> es.Network:
     net.connect("in", "hidden", rng.normal(init[0][0], init[0][1], (hidden, N_IN)))
     net.connect("hidden", "out", rng.normal(init[1][0], init[1][1], (10, hidden)))
     return net
+
+
+def augmenter(amplitudes=AUGMENT):
+    """``augment(batch, rng)`` for ``eventsim.train.fit``: decode the latency-coded pixels, distort
+    each image by a small random affine map (``eventsim.data.random_affine_images`` with
+    ``amplitudes`` = (max rotation in degrees, max relative scale, max shift in pixels)) and encode
+    again; None (no augmentation) if ``amplitudes`` is None or False."""
+    if amplitudes is None or amplitudes is False:
+        return None
+    rot, sc, sh = (float(a) for a in amplitudes)
+
+    def augment(batch: es.SpikeBatch, rng: np.random.Generator) -> es.SpikeBatch:
+        X = latency_decode(batch, 64, t_max=20.0, invert=True)
+        return encode(random_affine_images(X, (8, 8), rng, rot, sc, sh))
+
+    return augment
 
 
 def encode(X: np.ndarray) -> es.SpikeBatch:
@@ -81,8 +99,12 @@ def data():
 
 def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = None, quick: bool = False,
           progress: bool = True, lr: float = LR, lr_decay: float = LR_DECAY, batch_size: int = BATCH, hidden: int = HIDDEN,
-          weight_decay: float = WEIGHT_DECAY, resume: bool = False, log=None) -> Dict:
-    """Train one seed; returns metrics. With ``out_dir``: network, checkpoint, curves and raster PNGs, JSON."""
+          weight_decay: float = WEIGHT_DECAY, augment=AUGMENT, resume: bool = False, log=None) -> Dict:
+    """Train one seed; returns metrics. With ``out_dir``: network, checkpoint, curves and raster PNGs, JSON.
+
+    ``augment``: (max rotation deg, max relative scale, max shift px) of the training-image
+    distortion (see ``augmenter``), or None for none.
+    """
     if epochs is None:
         epochs = QUICK_EPOCHS if quick else EPOCHS
     net = build(seed, hidden)
@@ -90,10 +112,25 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
     opt = Adam(net.parameters(), lr=ExponentialDecay(lr, lr_decay, every=-(-len(splits[0][1]) // batch_size)),
                weight_decay=weight_decay)
     return run("digits", net, splits, loss(), T_MAX, epochs=epochs, seed=seed, batch_size=batch_size, optimizer=opt,
-               out_dir=out_dir, progress=progress, resume=resume, log=log,
+               out_dir=out_dir, progress=progress, resume=resume, log=log, select=SELECT, augment=augmenter(augment),
                title=f"digits 65-{hidden}-10, EventProp (seed {seed})", raster_populations=("hidden",),
                metrics={"hidden": hidden, "quick": bool(quick), "lr": lr, "lr_decay": lr_decay,
-                        "weight_decay": weight_decay, "batch_size": batch_size})
+                        "weight_decay": weight_decay, "batch_size": batch_size,
+                        "augment": [float(a) for a in augment] if augment else None, "select": SELECT})
+
+
+def augment_arg(text: str):
+    """``--augment`` (also of ``models.egru_digits``): 'none' -> False (off, overriding a recipe
+    default), 'ROT,SCALE,SHIFT' -> a tuple of three numbers >= 0."""
+    if text.strip().lower() == "none":
+        return False
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != 3 or not all(np.isfinite(v) and v >= 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected 'none' or three numbers >= 0 as ROT,SCALE,SHIFT, got {text!r}")
+    return vals
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -105,6 +142,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-decay", type=float, default=LR_DECAY, help=f"learning-rate factor per epoch (default {LR_DECAY})")
     p.add_argument("--batch-size", type=int, default=BATCH)
     p.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY, help=f"AdamW decay (default {WEIGHT_DECAY})")
+    p.add_argument("--augment", type=augment_arg, default=AUGMENT, metavar="ROT,SCALE,SHIFT",
+                   help=f"training-image distortion: max rotation (deg), relative scale, shift (px), or 'none' "
+                        f"(default {','.join(str(a) for a in AUGMENT) if AUGMENT else 'none'})")
     p.add_argument("--out", default="results/digits", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.h5")
     p.add_argument("--no-progress", action="store_true")
@@ -117,7 +157,7 @@ def _print_flush(*a) -> None:
 def cli_train(args: argparse.Namespace) -> int:
     m = train(seed=args.seed, epochs=args.epochs, out_dir=args.out, quick=args.quick, progress=not args.no_progress,
               lr=args.lr, lr_decay=args.lr_decay, batch_size=args.batch_size, hidden=args.hidden,
-              weight_decay=args.weight_decay, resume=args.resume,
+              weight_decay=args.weight_decay, augment=args.augment, resume=args.resume,
               log=_print_flush if args.no_progress else None)
     print(json.dumps(m))
     return 0

@@ -37,14 +37,16 @@ import numpy as np
 from eventsim.egru import EGRUClassifier, EGRUConfig, fit, tasks
 from eventsim.optim import ExponentialDecay
 
+from .digits import augment_arg
+
 #: hyper-parameters per digits encoding (chosen on a validation split of the training set)
 RECIPES: Dict[str, Dict[str, Any]] = {
     "pixel": dict(hidden=128, epochs=60, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=15, clip=1.0,
                   thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=0.0, activity_target=0.2,
-                  readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0),
+                  readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0, augment=None),
     "row": dict(hidden=512, epochs=30, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=8, clip=1.0,
                 thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=1.0, activity_target=0.15,
-                readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0),
+                readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0, augment=None),
 }
 #: long-memory task settings (EGRU and the dense GRU baseline use the same data, sizes and optimiser)
 LONG_RECIPES: Dict[str, Dict[str, Any]] = {
@@ -93,6 +95,26 @@ def build_model(n_in: int, n_out: int, cfg: Dict[str, Any], seed: int = 0) -> EG
     return model
 
 
+def image_augmenter(encoding: str, amplitudes):
+    """``augment(X_batch, rng)`` for ``eventsim.egru.fit``: random small affine distortions of the
+    digit images behind the sequences (``eventsim.data.random_affine_images``), or None.
+
+    ``amplitudes``: None or False (no augmentation) or (max rotation in degrees, max relative scale, max
+    shift in pixels).
+    """
+    if amplitudes is None or amplitudes is False:
+        return None
+    from eventsim.data import random_affine_images
+
+    rot, sc, sh = (float(a) for a in amplitudes)
+
+    def augment(xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        img = random_affine_images(xb.reshape(len(xb), 64), (8, 8), rng, rot, sc, sh)
+        return tasks.sequential_digits(img, encoding)
+
+    return augment
+
+
 def _schedule(cfg: Dict[str, Any], n_train: int) -> ExponentialDecay:
     steps_per_epoch = -(-n_train // cfg["batch_size"])
     return ExponentialDecay(cfg["lr"], cfg["lr_decay"], every=max(1, cfg["decay_every"] * steps_per_epoch))
@@ -126,7 +148,8 @@ def train(encoding: str = "pixel", *, seed: int = 0, out_dir: Optional[str] = No
     t0 = time.perf_counter()
     hist = fit(model, Xtr, ytr, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=_schedule(cfg, len(Xtr)),
                weight_decay=cfg.get("weight_decay", 0.0), clip=cfg["clip"], X_val=X_eval, y_val=y_eval, activity_reg=cfg["activity_reg"],
-               activity_target=cfg["activity_target"], seed=seed, progress=progress)
+               activity_target=cfg["activity_target"], seed=seed, progress=progress,
+               augment=image_augmenter(encoding, cfg.get("augment")))
     train_time = time.perf_counter() - t0
     ev = model.evaluate(X_eval, y_eval)
     _, out = model.forward(X_eval)
@@ -309,6 +332,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=None, help="initial learning rate (default: recipe)")
     parser.add_argument("--activity-reg", type=float, default=None, help="activity penalty weight")
     parser.add_argument("--activity-target", type=float, default=None, help="activity above which it acts")
+    parser.add_argument("--augment", type=augment_arg, default=None, metavar="ROT,SCALE,SHIFT",
+                        help="digits: random affine distortion of the training images, max rotation (deg), "
+                             "relative scale and shift (pixels), e.g. 10,0.1,0.5; 'none' turns it off "
+                             "(default: recipe)")
     parser.add_argument("--steps", type=int, default=None, help="long-memory task: sequence length (default 50)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-fraction", type=float, default=0.0,
@@ -323,7 +350,8 @@ def cli_train_egru_digits(args: argparse.Namespace) -> int:
     if args.task == "digits":
         metrics, _ = train(args.encoding, seed=args.seed, out_dir=args.out, plot=args.plot, progress=not args.quiet,
                            val_fraction=args.val_fraction, hidden=args.hidden, epochs=args.epochs, lr=args.lr,
-                           activity_reg=args.activity_reg, activity_target=args.activity_target)
+                           activity_reg=args.activity_reg, activity_target=args.activity_target,
+                           augment=args.augment)
         s = metrics["split"]
         print(f"EGRU digits ({args.encoding}): {s} accuracy {100 * metrics[f'{s}_accuracy']:.2f} %, "
               f"mean activity {100 * metrics[f'{s}_activity']:.1f} %, forward MACs {metrics['fwd_mac_reduction_total']:.1f}x "

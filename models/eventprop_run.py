@@ -25,14 +25,16 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
         seed: int, batch_size: int, optimizer="adam", lr: float = 5e-3, lr_decay: float = 0.95,
         out_dir: Optional[str] = None, progress: bool = True, resume: bool = False,
         log: Optional[Callable[[str], None]] = None, title: str = "", raster_populations: Sequence[str] = ("hidden",),
-        metrics: Optional[Dict[str, Any]] = None, select: str = "best") -> Dict[str, Any]:
+        metrics: Optional[Dict[str, Any]] = None, select: str = "best",
+        augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None) -> Dict[str, Any]:
     """Train ``net`` in place on ``splits = (train, val, test)`` and return the metrics.
 
     ``optimizer``/``lr``/``lr_decay``: as ``eventsim.train.fit``. ``log``: ``print``-like, one line per
     epoch. ``title``: curve title (the test accuracy is appended). ``metrics``: recipe fields put
     first in the returned dict (``recipe`` = ``name`` is added). ``select``: ``"best"`` finishes with
     the weights of the epoch of best validation accuracy, ``"last"`` with the last epoch's (the
-    validation accuracy is recorded either way).
+    validation accuracy is recorded either way). ``augment``: as ``eventsim.train.fit`` (training
+    mini-batches only).
     """
     if select not in ("best", "last"):
         raise ValueError(f"select must be 'best' or 'last', got {select!r}")
@@ -52,7 +54,8 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
     t0 = time.perf_counter()
     hist = es.train.fit(net, tr, y, loss, t_max, optimizer=optimizer, epochs=epochs, batch_size=batch_size, lr=lr,
                         lr_decay=lr_decay, seed=seed, val=(va, yv), progress=progress, restore_best=select == "best",
-                        callbacks=[_log], checkpoint=(out / "checkpoint.h5") if out else None, resume=resume)
+                        callbacks=[_log], checkpoint=(out / "checkpoint.h5") if out else None, resume=resume,
+                        augment=augment)
     wall = time.perf_counter() - t0
     test_loss, test_acc = es.train.evaluate(net, te, yt, loss, t_max)
     n_ep = len(hist["loss"])

@@ -46,3 +46,33 @@ def test_recipe_run_keeps_the_selected_weights():
     if m_best["best_epoch"] != 4:  # the best epoch is not the last: the kept weights must differ
         assert any(not np.array_equal(a, b) for a, b in zip(net_last.parameters().values(),
                                                              net_best.parameters().values()))
+
+
+def test_digits_augmenter_decodes_distorts_and_reencodes():
+    """The recipe's augmentation equals encoding the distorted images directly (oracle:
+    random_affine_images on the pixel arrays, then the recipe's encoder); zero amplitudes and
+    'none' leave the batch unchanged / switch it off; the CLI parser rejects bad values."""
+    import argparse
+
+    import numpy as np
+    import pytest
+
+    from eventsim.data import digits_arrays, random_affine_images
+    from models import digits as dg
+
+    X, _ = digits_arrays("test")
+    X = X[:30]
+    batch = dg.encode(X)
+    out = dg.augmenter((8.0, 0.1, 0.4))(batch, np.random.default_rng(2))
+    ref = dg.encode(random_affine_images(np.where(X > 0.05, X, 0.0), (8, 8), np.random.default_rng(2), 8.0, 0.1, 0.4))
+    assert np.array_equal(out.offsets, ref.offsets) and np.array_equal(out.ids, ref.ids)
+    np.testing.assert_allclose(out.times, ref.times, rtol=0, atol=1e-12)
+    assert out.times.size != batch.times.size or not np.allclose(out.times, batch.times)
+    same = dg.augmenter((0, 0, 0))(batch, np.random.default_rng(0))
+    assert np.array_equal(same.ids, batch.ids)
+    np.testing.assert_allclose(same.times, batch.times, rtol=0, atol=1e-12)
+    assert dg.augmenter(None) is None and dg.augmenter(dg.augment_arg("none")) is None
+    assert dg.augment_arg("5,0.05,0.3") == (5.0, 0.05, 0.3)
+    for bad in ("5,0.05", "a,b,c", "-1,0,0"):
+        with pytest.raises(argparse.ArgumentTypeError, match="ROT,SCALE,SHIFT"):
+            dg.augment_arg(bad)

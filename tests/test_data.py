@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from eventsim.data import digits, digits_arrays, latency_encode, yin_yang, yin_yang_class, yin_yang_spikes
+from eventsim.data import digits, digits_arrays, latency_decode, latency_encode, yin_yang, yin_yang_class, yin_yang_spikes
 from eventsim.data.digits import _split_indices
 
 
@@ -167,3 +167,51 @@ def test_shift_image_spikes_equals_encoding_the_shifted_image():
     assert np.count_nonzero(moved.ids == 64) == len(X)
     with pytest.raises(ValueError, match="max_shift"):
         shift_image_spikes(batch, (8, 8), -1, rng)
+
+
+def test_latency_decode_inverts_latency_encode():
+    X, _ = digits_arrays("test")
+    b = latency_encode(X, t_max=20.0, invert=True, threshold=0.05, bias_time=0.0)
+    D = latency_decode(b, 64, t_max=20.0, invert=True)
+    assert np.allclose(D, np.where(X > 0.05, X, 0.0), atol=1e-12, rtol=0)
+    # not inverted, with t_min; silent features get the given value; bias neuron ignored
+    Y = np.random.default_rng(0).random((5, 3))
+    Y[0, 1] = 0.0
+    b2 = latency_encode(Y, t_max=30.0, t_min=2.0, threshold=0.0, bias_time=1.0)
+    D2 = latency_decode(b2, 3, t_max=30.0, t_min=2.0, silent=-1.0)
+    assert D2[0, 1] == -1.0
+    assert np.allclose(np.where(D2 < 0, 0.0, D2), Y, atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="n_features"):
+        latency_decode(b2, 5, t_max=30.0)
+    with pytest.raises(ValueError, match="t_max"):
+        latency_decode(b2, 3, t_max=1.0, t_min=2.0)
+
+
+def test_random_affine_images_equals_scipy_bilinear_resampling():
+    """Oracle: scipy.ndimage.affine_transform (order 1, zero padding with interpolation at the edges)
+    with the matrix built from the same random draws."""
+    from scipy.ndimage import affine_transform
+
+    from eventsim.data import random_affine_images
+
+    X, _ = digits_arrays("test")
+    X = X[:25]
+    rot, sc, sh = 15.0, 0.2, 0.7
+    out = random_affine_images(X, (8, 8), np.random.default_rng(5), rot, sc, sh)
+    u = np.random.default_rng(5).uniform(-1.0, 1.0, size=(len(X), 4))
+    c = np.array([3.5, 3.5])
+    for b in range(len(X)):
+        th, s, t = np.deg2rad(rot) * u[b, 0], 1 + sc * u[b, 1], sh * u[b, 2:]
+        M = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]]) / s
+        ref = affine_transform(X[b].reshape(8, 8), M, offset=c - M @ (c + t), order=1, mode="grid-constant", cval=0.0)
+        assert np.allclose(out[b].reshape(8, 8), np.clip(ref, 0, 1), atol=1e-12), b
+    assert not np.allclose(out, X)
+    # zero amplitudes: the identity
+    assert np.array_equal(random_affine_images(X, (8, 8), np.random.default_rng(0), 0, 0, 0), X)
+    assert np.all((out >= 0) & (out <= 1))
+    for kw, name in [({"max_rotation": -1}, "max_rotation"), ({"max_scale": 1.0}, "max_scale"),
+                     ({"max_shift": float("nan")}, "max_shift")]:
+        with pytest.raises(ValueError, match=name):
+            random_affine_images(X, (8, 8), np.random.default_rng(0), **kw)
+    with pytest.raises(ValueError, match="shape"):
+        random_affine_images(X, (7, 8), np.random.default_rng(0))

@@ -523,3 +523,27 @@ def test_egru_learns_the_adding_problem_with_few_events():
     assert 0.0 < m["test_activity"] < 0.5
     with pytest.raises(ValueError, match="task"):
         train_long_memory("egru", task="copy")
+
+
+def test_fit_augment_is_applied_reproducible_and_checked():
+    """An identity augmentation leaves training unchanged (its generator is separate from the
+    shuffling); a real one changes it, reproducibly from the seed; a wrong shape is an error."""
+    from eventsim.egru import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 5, 3))
+    y = rng.integers(0, 2, 24)
+    noisy = lambda xb, r: xb + 0.3 * r.normal(size=xb.shape)  # noqa: E731
+    runs = {}
+    for name, aug in [("none", None), ("identity", lambda xb, r: xb), ("noisy", noisy), ("noisy2", noisy)]:
+        m = EGRUClassifier(3, 6, 2, seed=1)
+        fit(m, X, y, epochs=2, batch_size=8, lr=1e-2, seed=4, augment=aug)
+        runs[name] = m.params
+    for k in runs["none"]:
+        np.testing.assert_array_equal(runs["identity"][k], runs["none"][k])
+        np.testing.assert_array_equal(runs["noisy"][k], runs["noisy2"][k])
+    assert any(not np.allclose(runs["noisy"][k], runs["none"][k]) for k in runs["none"])
+    with pytest.raises(ValueError, match="augment"):
+        fit(EGRUClassifier(3, 6, 2, seed=1), X, y, epochs=1, augment=lambda xb, r: xb[:, :2])
+    with pytest.raises(ValueError, match="augment"):
+        fit(EGRUClassifier(3, 6, 2, seed=1), X, y, epochs=1, augment=3)

@@ -85,6 +85,32 @@ def latency_encode(X: np.ndarray, t_max: float = 30.0, t_min: float = 0.0, bias_
     return SpikeBatch(Ts[ks], ids_s[ks].astype(np.int32), offsets, n_neurons=n_in, validate=False)
 
 
+def latency_decode(batch: SpikeBatch, n_features: int, t_max: float = 30.0, t_min: float = 0.0,
+                   invert: bool = False, silent: float = 0.0) -> np.ndarray:
+    """The inverse of ``latency_encode``: (n_samples, n_features) values from the spike times.
+
+    Input neuron ``i < n_features`` spiking at ``t`` gives ``u = (t - t_min) / (t_max - t_min)``
+    (``1 - u`` with ``invert``); a feature without a spike gets ``silent``; neurons
+    ``>= n_features`` (e.g. a bias neuron) are ignored. If a neuron spikes more than once, its
+    first spike counts.
+    """
+    t_min, t_max = _finite("t_min", t_min), _finite("t_max", t_max)
+    if not (0 <= t_min < t_max):
+        raise ValueError(f"t_min and t_max: need 0 <= t_min < t_max, got t_min={t_min!r}, t_max={t_max!r}")
+    if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or not 1 <= n_features <= batch.n_neurons:
+        raise ValueError(f"n_features must be an integer in [1, {batch.n_neurons}], got {n_features!r}")
+    silent = _finite("silent", silent)
+    n = batch.n_samples
+    samp = np.repeat(np.arange(n), np.diff(batch.offsets))
+    ids = batch.ids.astype(np.int64)
+    sel = ids < n_features
+    first = np.full((n, int(n_features)), np.inf)
+    np.minimum.at(first, (samp[sel], ids[sel]), batch.times[sel])
+    u = (first - t_min) / (t_max - t_min)
+    v = 1.0 - u if invert else u
+    return np.where(np.isfinite(first), v, silent)
+
+
 def drop_spikes(batch: SpikeBatch, p: float, rng: np.random.Generator) -> SpikeBatch:
     """Input dropout: remove each spike independently with probability ``p`` (training augmentation).
 

@@ -28,7 +28,7 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
         lr: Schedule = 1e-3, clip: Optional[float] = 1.0, X_val: Optional[np.ndarray] = None,
         y_val: Optional[np.ndarray] = None, activity_reg: float = 0.0, activity_target: float = 0.0,
         seed: int = 0, optimizer: Optional[Optimizer] = None, train_thresholds: bool = True, weight_decay: float = 0.0,
-        progress: bool = False,
+        progress: bool = False, augment: Optional[Callable[[np.ndarray, np.random.Generator], np.ndarray]] = None,
         callback: Optional[Callable[[int, Dict[str, List[float]]], None]] = None) -> Dict[str, List[float]]:
     """Train ``model`` in place on (X (n, T, I), y (n,) labels or targets); returns the history.
 
@@ -38,7 +38,9 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
     ``train_thresholds=False`` keeps the thresholds at their initial values (as EvNN's language
     models, whose threshold learning rate is 0). ``weight_decay``: decoupled weight decay (AdamW style:
     ``p *= 1 - lr * weight_decay`` before each optimiser step) of weights and biases, not thresholds.
-    ``callback(epoch,
+    ``augment(X_batch, rng) -> X_batch`` (same shape) is applied to every training mini-batch, with
+    one generator per epoch seeded from ``(seed, epoch)``, so augmented runs are reproducible;
+    validation data is never augmented. ``callback(epoch,
     history)`` runs after every epoch. ``progress``: print one line per epoch.
     """
     if not isinstance(model, EGRUClassifier):
@@ -53,6 +55,8 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val or neither")
+    if augment is not None and not callable(augment):
+        raise ValueError(f"augment must be a callable (X_batch, rng) -> X_batch, got {type(augment).__name__}")
     if not (np.isfinite(weight_decay) and weight_decay >= 0):
         raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
     params = {k: v for k, v in model.params.items() if train_thresholds or not k.endswith(".thr")}
@@ -65,13 +69,19 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
     n = len(X)
     for ep in range(epochs):
         order = np.random.default_rng([seed, ep]).permutation(n)
+        aug_rng = np.random.default_rng([seed, ep, 1])
         s_loss = s_acc = s_act = s_back = s_gn = 0.0
         nb = 0
         macs = {"fwd_macs": 0, "fwd_macs_dense": 0, "bwd_macs": 0, "bwd_macs_dense": 0}
         lr_now = opt.current_lr()
         for a in range(0, n, batch_size):
             idx = order[a:a + batch_size]
-            loss, grads, info = model.loss_and_grad(X[idx], y[idx], activity_reg=activity_reg,
+            xb = X[idx]
+            if augment is not None:
+                xb = np.asarray(augment(xb, aug_rng))
+                if xb.shape != X[idx].shape:
+                    raise ValueError(f"augment must keep the batch shape {X[idx].shape}, got {xb.shape}")
+            loss, grads, info = model.loss_and_grad(xb, y[idx], activity_reg=activity_reg,
                                                     activity_target=activity_target)
             grads = {k: grads[k] for k in params}
             gn = clip_grad_norm(grads, clip) if clip is not None else float(
