@@ -5,10 +5,10 @@ hold-outs of the training set, see docs/training.md for the sweeps):
 
 - data: the fixed split of ``eventsim.data.digits_arrays`` (1438 train / 359 test); 10 % of the
   training set (fixed, ``numpy.random.default_rng(0)``) is held out (its accuracy is recorded
-  every epoch), the test set is evaluated once at the end; latency code: pixel v in [0, 1] -> one spike at ``20 (1 - v)``
-  ms (bright pixels early), pixels v <= 0.05 silent, plus a bias neuron (input 64) firing at 0 ms
-  in every sample (without it a hidden neuron has no input-independent drive, like a ReLU without
-  bias);
+  every epoch), the test set is evaluated once at the end; latency code: pixel v in [0, 1] -> one
+  spike at ``20 (1 - v)`` ms (bright pixels early), pixels v <= 0.05 silent, plus a bias neuron
+  (input 64) firing at 0 ms in every sample (without it a hidden neuron has no input-independent
+  drive, like a ReLU without bias);
 - network: 65 inputs -> ``HIDDEN`` LIF (tau_mem 20 ms, tau_syn 5 ms, threshold 1, reset 0) -> 10
   non-spiking leaky integrators (same time constants, v_th = inf); weights N(INIT);
 - loss: ``VoltageIntegralCE`` (cross-entropy of the read-outs' time-averaged voltage over

@@ -4,6 +4,7 @@ delayed-XOR long-memory task (with a dense torch.nn.GRU baseline).
 Commands (from the repository root)::
 
     eventsim train egru-digits --encoding pixel [--out DIR --plot]       # 64 steps, 1 input
+    eventsim train egru-digits --encoding pixel --augment 5,0.05,0.3      # distorted training images
     eventsim train egru-digits --encoding row                             # 8 steps, 8 inputs
     eventsim train egru-digits --task adding --model egru|gru             # long-memory task (adding problem)
     eventsim train egru-digits --task delayed-xor --model egru|gru        # long-memory task (delayed XOR)
