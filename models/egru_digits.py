@@ -11,8 +11,10 @@ Commands (from the repository root)::
     python -m models.egru_digits ...                                      # same, without the CLI
 
 Digits: scikit-learn 8x8 digits, fixed train/test split of ``eventsim.data.digits`` (1438/359),
-intensities in [0, 1]. Architecture: one EGRU layer (EvNN conventions, see ``docs/egru.md``) and a
-linear read-out of the output trace at the last step, softmax cross-entropy. Training: Adam
+intensities in [0, 1]. Architecture: one EGRU layer (row by row) or two stacked layers (pixel by
+pixel; EvNN conventions, see ``docs/egru.md``) and a linear read-out of the output trace at the last
+step, softmax cross-entropy. Pixel by pixel, every training image is shifted by a random sub-pixel
+offset in every epoch (``augment``, ``image_augmenter``). Training: Adam
 (``eventsim.optim``), learning rate decayed by ``lr_decay`` every ``decay_every`` epochs, joint
 gradient-norm clipping, thresholds clamped to [0, 1] after each step, and a one-sided activity
 penalty ``activity_reg * max(0, mean(o) - activity_target)^2``. The model is trained on the full
@@ -42,9 +44,11 @@ from .digits import augment_arg
 
 #: hyper-parameters per digits encoding (chosen on a validation split of the training set)
 RECIPES: Dict[str, Dict[str, Any]] = {
-    "pixel": dict(hidden=128, epochs=60, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=15, clip=1.0,
+    # two stacked layers; every training image shifted by its own random sub-pixel offset (up to
+    # 0.3 pixel in x and y, bilinear) in every epoch
+    "pixel": dict(hidden=[192, 192], epochs=90, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=22, clip=1.0,
                   thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=0.0, activity_target=0.2,
-                  readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0, augment=None),
+                  readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0, augment=(0.0, 0.0, 0.3)),
     "row": dict(hidden=512, epochs=30, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=8, clip=1.0,
                 thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=1.0, activity_target=0.15,
                 readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0, augment=None),
@@ -80,7 +84,7 @@ def _with_overrides(base: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str
 
 
 def build_model(n_in: int, n_out: int, cfg: Dict[str, Any], seed: int = 0) -> EGRUClassifier:
-    """EGRU classifier (one layer of ``cfg['hidden']`` units) from a recipe dict.
+    """EGRU classifier (``cfg['hidden']`` units, or a list of sizes for stacked layers) from a recipe dict.
 
     ``z_bias``: initial bias of the update gate z (both bias vectors are zero in EvNN's
     initialisation); z_bias > 0 makes units keep their state longer at the start of training
