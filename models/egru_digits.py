@@ -46,7 +46,7 @@ from .digits import augment_arg
 RECIPES: Dict[str, Dict[str, Any]] = {
     # two stacked layers; every training image shifted by its own random sub-pixel offset (up to
     # 0.3 pixel in x and y, bilinear) in every epoch
-    "pixel": dict(hidden=[192, 192], epochs=90, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=22, clip=1.0,
+    "pixel": dict(hidden=[192, 192], epochs=120, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=30, clip=1.0,
                   thr_mean=0.3, gamma=0.7, width=1.0, weight_gain=1.0, activity_reg=0.0, activity_target=0.2,
                   readout="last", weight_decay=0.0, trace_decay=0.9, z_bias=0.0, augment=(0.0, 0.0, 0.3)),
     "row": dict(hidden=512, epochs=30, batch_size=32, lr=1e-2, lr_decay=0.5, decay_every=8, clip=1.0,
