@@ -44,12 +44,9 @@ def _default_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
-    """Open a temporary HDF5 file next to ``path``, yield it, and rename it into place on success."""
-    import h5py
-
-    from . import __version__
-
+def _atomic_tmp(path: PathLike) -> Iterator[str]:
+    """Yield a temporary file name next to ``path``; on success give it the usual mode and rename
+    it to ``path``, on failure delete it (the file at ``path``, if any, is never half-written)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.exists():
@@ -57,17 +54,34 @@ def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = fmt
-            f.attrs["version"] = FORMAT_VERSION
-            f.attrs["eventsim_version"] = __version__
-            yield f
+        yield tmp
         os.chmod(tmp, _default_mode())   # mkstemp creates 0600; give the file the usual umask-based mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
+    """Open a temporary HDF5 file next to ``path``, yield it, and rename it into place on success."""
+    import h5py
+
+    from . import __version__
+
+    with _atomic_tmp(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = fmt
+            f.attrs["version"] = FORMAT_VERSION
+            f.attrs["eventsim_version"] = __version__
+            yield f
+
+
+def atomic_write_text(path: PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file renamed into place (JSON metrics)."""
+    with _atomic_tmp(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
 
 
 @contextlib.contextmanager

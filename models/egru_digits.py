@@ -38,6 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from eventsim.egru import EGRUClassifier, EGRUConfig, fit, tasks
+from eventsim.io import atomic_write_text
 from eventsim.optim import ExponentialDecay
 
 from .digits import augment_arg
@@ -175,7 +176,7 @@ def train(encoding: str = "pixel", *, seed: int = 0, out_dir: Optional[str] = No
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         model.save(out / f"egru_{encoding}.h5")
-        (out / f"egru_{encoding}.json").write_text(json.dumps(metrics, indent=2, default=float))
+        atomic_write_text(out / f"egru_{encoding}.json", json.dumps(metrics, indent=2, default=float))
         if plot:
             plot_history(hist, out / f"egru_{encoding}.png", title=f"EGRU digits ({encoding})")
     return metrics, model
@@ -377,7 +378,8 @@ def cli_train_egru_digits(args: argparse.Namespace) -> int:
     if args.out is not None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{args.task.replace('-', '_')}_{args.model}.json").write_text(json.dumps(metrics, indent=2, default=float))
+        atomic_write_text(out / f"{args.task.replace('-', '_')}_{args.model}.json",
+                          json.dumps(metrics, indent=2, default=float))
     return 0
 
 

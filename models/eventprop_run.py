@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 import eventsim as es
+from eventsim.io import atomic_write_text
 from eventsim.spikes import SpikeBatch
 
 Split = Tuple[SpikeBatch, Any]
@@ -76,5 +77,5 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
         res = es.simulate(net, te.subset([0]), t_max)
         raster(res, list(raster_populations), out / f"{name}_raster.png", 0,
                f"test sample 0 (label {int(yt[0])}, predicted {int(loss.predict(res)[0])})", label=int(yt[0]))
-        (out / f"{name}_metrics.json").write_text(json.dumps({**m, "history": hist}, indent=1))
+        atomic_write_text(out / f"{name}_metrics.json", json.dumps({**m, "history": hist}, indent=1))
     return m

@@ -194,3 +194,19 @@ def test_spike_batch_subset_matches_selecting_the_lists():
         assert b.subset(idx) == es.SpikeBatch.from_lists([lists[i] for i in idx], 3)
     with pytest.raises(IndexError):
         b.subset([4])
+
+
+def test_atomic_write_text_replaces_whole_or_not_at_all(tmp_path):
+    """The metrics JSON writer: new text replaces the file; a failing write leaves the old file and no
+    temporary file behind; a missing folder is a clear error."""
+    from eventsim.io import atomic_write_text
+
+    p = tmp_path / "m.json"
+    atomic_write_text(p, '{"a": 1}')
+    assert p.read_text() == '{"a": 1}'
+    with pytest.raises(TypeError):
+        atomic_write_text(p, 12345)          # not text: the write fails after the temp file exists
+    assert p.read_text() == '{"a": 1}'
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["m.json"]
+    with pytest.raises(ValueError, match="folder"):
+        atomic_write_text(tmp_path / "missing" / "m.json", "{}")

@@ -17,19 +17,17 @@ Use it on pixel arrays before encoding (EGRU sequences) or, for latency-coded sp
 """
 from __future__ import annotations
 
-import math
 from typing import Tuple
 
 import numpy as np
 
+from .encoding import _finite
+
 
 def _nonneg(name: str, v) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {v!r}") from None
-    if not (math.isfinite(f) and f >= 0):
-        raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+    f = _finite(name, v)
+    if f < 0:
+        raise ValueError(f"{name} must be >= 0, got {v!r}")
     return f
 
 

@@ -78,9 +78,10 @@ def fit(model: EGRUClassifier, X: np.ndarray, y: np.ndarray, *, epochs: int = 10
             idx = order[a:a + batch_size]
             xb = X[idx]
             if augment is not None:
+                shape = xb.shape
                 xb = np.asarray(augment(xb, aug_rng))
-                if xb.shape != X[idx].shape:
-                    raise ValueError(f"augment must keep the batch shape {X[idx].shape}, got {xb.shape}")
+                if xb.shape != shape:
+                    raise ValueError(f"augment must keep the batch shape {shape}, got {xb.shape}")
             loss, grads, info = model.loss_and_grad(xb, y[idx], activity_reg=activity_reg,
                                                     activity_target=activity_target)
             grads = {k: grads[k] for k in params}
