@@ -34,6 +34,8 @@ Protocol (issue 5, the spiking part; see docs/ntt.md):
    Test accuracy on the task's test split; also after ``--short`` epochs (NTT's "faster learning"
    claim).
 
+``--hidden N`` widens the hidden layer for every method, dense included (same protocol otherwise).
+
 Writes ``benchmarks/results/ntt_lif_<task>.json`` and prints a table (mean ± std over seeds).
 """
 from __future__ import annotations
@@ -51,6 +53,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eventsim.io import atomic_write_text  # noqa: E402
+
 
 DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
 
@@ -58,7 +62,7 @@ DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
 class Task:
     """What the experiment needs from a recipe: data, twin inputs, network shapes, training."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, hidden: int | None = None):
         import eventsim as es
         from eventsim.optim import Adam, ExponentialDecay
 
@@ -92,6 +96,10 @@ class Task:
                 rec.LR, rec.LR_DECAY, every=-(-n // rec.BATCH)), weight_decay=wd)
         else:
             raise ValueError(f"task must be 'digits' or 'yinyang', got {name!r}")
+        if hidden is not None:
+            if hidden < 1:
+                raise ValueError(f"hidden must be a positive number of neurons, got {hidden!r}")
+            self.sizes[1] = int(hidden)
         self.rec = rec
         self.splits = rec.data()
 
@@ -188,6 +196,8 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default="ntt,random,magnitude,snip")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--short", type=int, default=3, help="also report the test accuracy after this many epochs")
+    ap.add_argument("--hidden", type=int, default=None,
+                    help="hidden LIF neurons, for every method and dense alike (default: the recipe's)")
     ap.add_argument("--ntt-steps", type=int, default=2000)
     ap.add_argument("--weight-decay", type=float, default=None,
                     help="AdamW decay for every method (default: the protocol's, digits 0.05, Yin-Yang 0)")
@@ -207,10 +217,8 @@ def main(argv=None) -> int:
         records = [r for run in runs for r in run["records"]]
         cfg = dict(runs[0]["config"], seeds=",".join(run["config"]["seeds"] for run in runs), merged=args.merge)
         rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]))
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows},
-                                  indent=1, default=float))
-        os.replace(tmp, out)
+        atomic_write_text(out, json.dumps({"config": cfg, "machine": runs[0]["machine"], "records": records,
+                                           "summary": rows}, indent=1, default=float))
         print(f"wrote {out}")
         return 0
 
@@ -220,7 +228,7 @@ def main(argv=None) -> int:
     from eventsim.ntt import MLPTwin, prune_baseline, run_ntt
 
     torch.set_num_threads(1)
-    task = Task(args.task)
+    task = Task(args.task, args.hidden)
     keep_dense = task.keep_dense if args.keep_dense is None else tuple(k for k in args.keep_dense.split(",") if k)
     projections = ["in->hidden", "hidden->out"]
     bad = [k for k in keep_dense if k not in projections]
@@ -291,10 +299,9 @@ def main(argv=None) -> int:
 
     rows = summarize(records, args.epochs, args.short)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"config": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                               "records": records, "summary": rows}, indent=1, default=float))
-    os.replace(tmp, out)
+    atomic_write_text(out, json.dumps({"config": vars(args), "machine": {"cpus": os.cpu_count(),
+                                                                          "platform": platform.platform()},
+                                       "records": records, "summary": rows}, indent=1, default=float))
     print(f"wrote {out}")
     return 0
 

@@ -127,12 +127,15 @@ def _schedule(cfg: Dict[str, Any], n_train: int) -> ExponentialDecay:
 
 
 def train(encoding: str = "pixel", *, seed: int = 0, out_dir: Optional[str] = None, plot: bool = False,
-          progress: bool = True, val_fraction: float = 0.0, **overrides: Any) -> Tuple[Dict[str, Any], EGRUClassifier]:
+          progress: bool = True, val_fraction: float = 0.0, model: Optional[EGRUClassifier] = None,
+          **overrides: Any) -> Tuple[Dict[str, Any], EGRUClassifier]:
     """Train the digits recipe; returns (metrics, model).
 
     ``encoding``: 'pixel' (T = 64, I = 1) or 'row' (T = 8, I = 8); ``overrides``: any key of
     ``RECIPES[encoding]``; ``val_fraction`` > 0 holds out that fraction of the training set (seeded)
-    and reports validation metrics instead of touching the test set for model selection. Metrics:
+    and reports validation metrics instead of touching the test set for model selection. ``model``:
+    start from this classifier (e.g. ``EGRUClassifier.from_ntt``, masks kept) instead of the recipe's
+    initialisation; its sizes must fit the encoding (``hidden`` in ``overrides`` is then ignored). Metrics:
     ``test_accuracy``, ``test_activity`` (mean fraction of units emitting per step on the test set),
     ``test_activity_per_step``, ``fwd_mac_reduction`` (dense GRU / EGRU forward MACs, recurrent and
     total), ``train_time_s``, the recipe and the per-epoch ``history``. With ``out_dir``: writes
@@ -150,7 +153,11 @@ def train(encoding: str = "pixel", *, seed: int = 0, out_dir: Optional[str] = No
         n_val = int(round(val_fraction * len(Xtr)))
         X_eval, y_eval, eval_name = Xtr[perm[:n_val]], ytr[perm[:n_val]], "val"
         Xtr, ytr = Xtr[perm[n_val:]], ytr[perm[n_val:]]
-    model = build_model(Xtr.shape[2], 10, cfg, seed=seed)
+    if model is None:
+        model = build_model(Xtr.shape[2], 10, cfg, seed=seed)
+    elif (model.egru.layers[0].input_size, model.n_out) != (Xtr.shape[2], 10):
+        raise ValueError(f"model must have {Xtr.shape[2]} inputs and 10 outputs for the {encoding!r} encoding, "
+                         f"got {model.egru.layers[0].input_size} and {model.n_out}")
     t0 = time.perf_counter()
     hist = fit(model, Xtr, ytr, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=_schedule(cfg, len(Xtr)),
                weight_decay=cfg.get("weight_decay", 0.0), clip=cfg["clip"], X_val=X_eval, y_val=y_eval, activity_reg=cfg["activity_reg"],

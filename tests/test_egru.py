@@ -412,6 +412,37 @@ def test_from_ntt_result_uses_masks_and_weights():
         EGRUClassifier.from_ntt(SimpleNamespace(twin_spec={"kind": "mlp"}, params={}, masks={}))
 
 
+def test_from_ntt_drops_masks_that_keep_everything():
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(1)
+    I, H, C = 2, 4, 3
+    masks = {"W": np.ones((I, 3 * H), bool), "R": rng.random((H, 3 * H)) < 0.5}
+    params = {"W": rng.normal(size=(I, 3 * H)), "R": rng.normal(size=(H, 3 * H)) * masks["R"],
+              "b_x": np.zeros(3 * H), "b_r": np.zeros(3 * H), "thr": np.full(H, 0.3),
+              "W_out": rng.normal(size=(C, H)), "b_out": np.zeros(C)}
+    res = SimpleNamespace(twin_spec={"kind": "gru", "n_in": I, "n_hidden": H, "n_out": C, "n_steps": 3},
+                          params=params, masks=masks)
+    lay = EGRUClassifier.from_ntt(res).egru.layers[0]
+    assert lay.masks["W"] is None and np.array_equal(lay.masks["R"], masks["R"])
+
+
+def test_recipe_trains_a_given_model_and_keeps_its_masks():
+    from models.egru_digits import train
+
+    rng = np.random.default_rng(2)
+    model = EGRUClassifier(8, 16, 10, seed=3)
+    mask = rng.random((16, 48)) < 0.1
+    model.egru.layers[0].set_mask("R", mask)
+    metrics, trained = train("row", seed=0, progress=False, model=model, epochs=2, hidden=999)
+    assert trained is model  # trained in place; the recipe's hidden size does not rebuild it
+    R = trained.egru.layers[0].params["R"]
+    assert np.all(R[~mask] == 0) and np.count_nonzero(R[mask]) == mask.sum()
+    assert len(metrics["history"]["val_acc"]) == 2
+    with pytest.raises(ValueError, match="8 inputs"):
+        train("row", seed=0, progress=False, model=EGRUClassifier(3, 16, 10), epochs=1)
+
+
 def test_task_generators():
     from eventsim.egru import tasks
 

@@ -87,7 +87,7 @@ def test_gru_ntt_runs_and_keeps_density():
     tw = GRUTwin(3, 12, 4, n_steps=5)
     Xg = np.random.default_rng(0).standard_normal((128, 5, 3))
     r = run_ntt(tw, Xg, 0.3, steps=40, mask_every=20, batch_size=16, lr=2e-3, lambda_k=1e-1, progress=False)
-    assert r.provenance["ntk"] == "torch.func"
+    assert r.provenance["ntk"] == "closed_form"  # the GRU closed form (variant "all")
     for k in tw.weight_names:
         assert r.masks[k].sum() == n_keep(r.masks[k].size, 0.3)
     assert r.history["total"][-1] < r.history["total"][0]
@@ -114,3 +114,34 @@ def test_nan_inputs_rejected():
     Xn[3, 2] = np.nan
     with pytest.raises(ValueError, match="X"):
         run_ntt(TW, Xn, 0.2, steps=2, progress=False)
+
+
+def test_balanced_lambdas_set_the_initial_term_ratios():
+    from eventsim.ntt import balanced_lambdas, ntt_distances
+
+    tw = GRUTwin(3, 12, 4, n_steps=5)
+    Xg = np.random.default_rng(1).standard_normal((64, 5, 3))
+    lam_k, lam_2 = balanced_lambdas(tw, Xg, 0.2, seed=2, batch_size=16, ntk_ratio=3.0, l2_ratio=0.5,
+                                    keep_dense=("W_out",), dtype="float64")
+    # independent evaluation of the three terms at the magnitude-pruned student
+    p = tw.init_params(2, "float64")
+    m = {k: torch.as_tensor(topk_mask(np.abs(p[k].numpy()), 0.2), dtype=torch.float64) for k in ("W", "R")}
+    eff = {k: (v * m[k] if k in m else v) for k, v in p.items()}
+    with torch.no_grad():
+        kd, od = ntt_distances(tw, p, eff, m, torch.as_tensor(Xg[:16]))
+    l2 = float(sum((eff[k] ** 2).sum() for k in tw.weight_names))
+    assert lam_k * float(kd) == pytest.approx(3.0 * float(od), rel=1e-9)
+    assert (lam_2 / 0.2) * l2 == pytest.approx(0.5 * float(od), rel=1e-9)
+    # the ratios were read off the defaults on the digits LIF twin at 5 %: there they give the defaults back
+    from eventsim.data import digits_arrays
+
+    Xd = digits_arrays("train")[0]
+    lk, l2_ = balanced_lambdas(MLPTwin([65, 300, 10], bias=False), np.c_[Xd, np.ones(len(Xd))], 0.05)
+    assert lk == pytest.approx(1e-2, rel=0.2) and l2_ == pytest.approx(1e-4, rel=0.2)
+    Xm = np.abs(np.random.default_rng(3).standard_normal((64, 8)))
+    with pytest.raises(ValueError, match="ntk_ratio"):
+        balanced_lambdas(TW, Xm, 0.2, ntk_ratio=-1.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        balanced_lambdas(TW, Xm, 0.2, batch_size=7)
+    with pytest.raises(ValueError, match="cannot balance"):
+        balanced_lambdas(TW, Xm, 1.0)  # nothing pruned: both distances are 0

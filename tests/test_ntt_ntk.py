@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from eventsim.ntt.masks import topk_mask  # noqa: E402
-from eventsim.ntt.ntk import mlp_ntk, ntk_explicit, ntk_func  # noqa: E402
+from eventsim.ntt.ntk import _time_factorised, gru_ntk, mlp_ntk, ntk_explicit, ntk_func  # noqa: E402
 from eventsim.ntt.twins import GRUTwin, MLPTwin, heaviside_triangle  # noqa: E402
 
 torch.set_num_threads(1)
@@ -141,3 +141,55 @@ def test_gru_ntk_is_differentiable():
     x = _x(4, 3, 2, seed=14)
     ntk_func(tw, p, x[:2], x[2:], m, "active").pow(2).sum().backward()
     assert float(p["W"].grad.abs().sum()) > 0 and torch.isfinite(p["R"].grad).all()
+
+
+@pytest.mark.parametrize("n_steps", [2, 5])  # T = 2: R's term through the time order (D = 7 > T^2); T = 5: Jacobians
+def test_gru_closed_form_ntk_matches_torch_func_and_explicit(n_steps):
+    tw = GRUTwin(3, 6, 4, n_steps=n_steps)
+    pe, m = _masked(tw, 3, 0.3)
+    x = _x(5, n_steps, 3, seed=21)
+    a = gru_ntk(tw, pe, x[:2], x[2:], m, "all")
+    assert a.shape == (2, 3, 4, 4)
+    assert torch.allclose(a, ntk_func(tw, pe, x[:2], x[2:], m, "all"), rtol=1e-10, atol=1e-13)
+    assert torch.allclose(a, ntk_explicit(tw, pe, x[:2], x[2:], m, "all"), rtol=1e-10, atol=1e-13)
+    # 'active' on a masked network is not the closed form's business: it must equal torch.func's 'active'
+    assert torch.allclose(gru_ntk(tw, pe, x[:2], x[2:], m, "active"), ntk_func(tw, pe, x[:2], x[2:], m, "active"),
+                          rtol=1e-10, atol=1e-13)
+    assert tw.ntk(pe, x[:2], x[2:], m, "all").equal(a)  # the twin's ntk() is the closed form
+
+
+def test_time_factorised_orders_agree_with_direct_sum():
+    g = torch.Generator().manual_seed(5)
+    u1, u2 = torch.randn(3, 4, 20, dtype=F64, generator=g), torch.randn(2, 4, 20, dtype=F64, generator=g)
+    d1, d2 = torch.randn(5, 3, 4, 7, dtype=F64, generator=g), torch.randn(5, 2, 4, 7, dtype=F64, generator=g)
+    ref = torch.einsum("ntd,msd,antk,bmsk->nmab", u1, u2, d1, d2)
+    got_time = _time_factorised(u1, d1, u2, d2)              # D = 20 > T^2 = 16: time order
+    got_jac = _time_factorised(u1[..., :16], d1, u2[..., :16], d2)  # D = 16: Jacobian order
+    ref_jac = torch.einsum("ntd,msd,antk,bmsk->nmab", u1[..., :16], u2[..., :16], d1, d2)
+    assert torch.allclose(got_time, ref, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(got_jac, ref_jac, rtol=1e-12, atol=1e-12)
+
+
+def test_gru_closed_form_gradient_matches_torch_func():
+    tw = GRUTwin(2, 5, 3, n_steps=3)
+    pe, m = _masked(tw, 9, 0.5)
+    x = _x(4, 3, 2, seed=15)
+    target = _x(2, 2, 3, 3, seed=16)
+    grads = []
+    for fn in (gru_ntk, ntk_func):
+        p = {k: v.clone().requires_grad_(k != "thr") for k, v in pe.items()}
+        ((fn(tw, p, x[:2], x[2:], m, "all") - target) ** 2).sum().backward()
+        grads.append({k: p[k].grad for k in ("W", "R", "b_x", "b_r", "W_out")})
+    for k in grads[0]:
+        assert float(grads[0][k].abs().max()) > 0
+        assert torch.allclose(grads[0][k], grads[1][k], rtol=1e-9, atol=1e-12), k
+
+
+def test_gru_closed_form_under_no_grad_equals_with_grad():
+    tw = GRUTwin(2, 5, 3, n_steps=3)
+    pe, m = _masked(tw, 4, 0.5)
+    x = _x(4, 3, 2, seed=17)
+    with torch.no_grad():
+        a = gru_ntk(tw, pe, x[:2], x[2:])
+    assert not a.requires_grad
+    assert torch.allclose(a, ntk_func(tw, pe, x[:2], x[2:]), rtol=1e-10, atol=1e-13)

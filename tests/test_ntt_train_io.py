@@ -187,6 +187,17 @@ def test_plot_and_cli(tmp_path, ntt_result):
     assert code == 0 and out.exists() and (tmp_path / "l.png").exists()
     r = load_result(out)
     assert r.provenance["variant"] == "all" and r.masks["W0"].sum() == n_keep(128, 0.25)
+    # --balance: the loss weights come from balanced_lambdas and are recorded in the provenance
+    from eventsim.ntt import GRUTwin, balanced_lambdas
+
+    outg = tmp_path / "g.h5"
+    assert main(["--twin", "gru", "--layers", "3,6,4", "--seq-len", "5", "--density", "0.3", "--steps", "3",
+                 "--batch-size", "8", "--data", "gaussian", "--seed", "2", "--balance", "--out", str(outg),
+                 "--quiet"]) == 0
+    pg = load_result(outg).provenance
+    Xg = np.random.default_rng([2, 5]).standard_normal((1024, 5, 3))
+    lk, l2 = balanced_lambdas(GRUTwin(3, 6, 4, 5), Xg, 0.3, seed=2, batch_size=8)
+    assert pg["lambda_k"] == pytest.approx(lk, rel=1e-12) and pg["lambda_2"] == pytest.approx(l2, rel=1e-12)
     assert main(["--layers", "8,x,4", "--density", "0.1", "--out", str(out), "--quiet"]) == 2
     assert main(["--layers", "8,16,4", "--density", "0", "--data", "gaussian", "--out", str(out), "--quiet"]) == 2
 

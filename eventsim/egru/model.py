@@ -739,7 +739,8 @@ class EGRUClassifier:
 
         Uses the twin's sizes and hyper-parameters (gamma, width, thr_mean, trace_decay), its
         (sparse) weights W, R, biases, thresholds and read-out, and its masks of W and R (fixed
-        during training). The twin reads out the trace at the last step (``readout='last'``).
+        during training; a mask that keeps every weight is dropped, so the dense kernels run). The
+        twin reads out the trace at the last step (``readout='last'``).
         """
         spec = dict(result.twin_spec)
         if spec.get("kind") != "gru":
@@ -750,7 +751,7 @@ class EGRUClassifier:
         p = result.params
         params = {"l0.W": p["W"], "l0.R": p["R"], "l0.b_x": p["b_x"], "l0.b_r": p["b_r"],
                   "l0.thr": np.clip(p["thr"], 0.0, 1.0), "out.W": p["W_out"], "out.b": p["b_out"]}
-        masks = {f"l0.{k}": result.masks[k] for k in ("W", "R") if k in result.masks}
+        masks = {f"l0.{k}": result.masks[k] for k in ("W", "R") if k in result.masks and not np.all(result.masks[k])}
         model.set_params(params, masks)
         return model
 

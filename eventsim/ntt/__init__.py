@@ -7,8 +7,9 @@ Main entry points (see ``docs/ntt.md``):
 
 * ``MLPTwin``, ``GRUTwin``: differentiable stand-ins with the connectome shapes of a feed-forward
   LIF network or an EGRU layer;
-* ``mlp_ntk`` (closed form), ``ntk_func`` (torch.func): empirical NTKs, variants 'active'/'all';
+* ``mlp_ntk``, ``gru_ntk`` (closed forms), ``ntk_func`` (torch.func): empirical NTKs, variants 'active'/'all';
 * ``run_ntt``: the NTT loop, returning an ``NTTResult`` (masks, weights, losses, provenance);
+  ``balanced_lambdas``: loss weights for twins whose outputs are on another scale (the GRU twin);
 * ``prune_baseline``: 'dense', 'random', 'random_scaled', 'magnitude', 'snip', 'snip_nolabel';
 * ``train_sparse``: supervised training with a fixed mask;
 * ``rescale_weights`` / ``NTTResult.rescaled``: per-layer gains for a LIF operating point;
@@ -22,8 +23,8 @@ from typing import Any
 _LAZY = {
     "MLPTwin": "twins", "GRUTwin": "twins", "Twin": "twins", "twin_from_spec": "twins",
     "heaviside_triangle": "twins",
-    "mlp_ntk": "ntk", "ntk_func": "ntk", "ntk_explicit": "ntk",
-    "run_ntt": "core", "ntt_distances": "core", "layer_masks": "core",
+    "mlp_ntk": "ntk", "gru_ntk": "ntk", "ntk_func": "ntk", "ntk_explicit": "ntk",
+    "run_ntt": "core", "ntt_distances": "core", "layer_masks": "core", "balanced_lambdas": "core",
     "prune_baseline": "baselines", "snip_scores": "baselines", "BASELINES": "baselines",
     "train_sparse": "train",
     "NTTResult": "result", "rescale_weights": "result",

@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (5e-4)")
     parser.add_argument("--lambda-k", type=float, default=1e-2, help="weight of the NTK distance (1e-2)")
     parser.add_argument("--lambda-2", type=float, default=1e-4, help="L2 weight, divided by the density (1e-4)")
+    parser.add_argument("--balance", action="store_true",
+                        help="choose --lambda-k and --lambda-2 so that the loss terms start in the ratios the defaults "
+                             "give on MLP twins of digits (eventsim.ntt.balanced_lambdas); use it for --twin gru, whose "
+                             "logits are ~100x smaller")
     parser.add_argument("--mask-every", type=int, default=100, help="mask update period in steps (100)")
     parser.add_argument("--dense-readout", action="store_true", help="do not prune the last weight tensor")
     parser.add_argument("--no-bias", action="store_true", help="MLP without biases (as LIF projections)")
@@ -113,6 +117,12 @@ def cli_ntt(args: argparse.Namespace) -> int:
         twin = GRUTwin(sizes[0], sizes[1], sizes[2], T)
     X = _load_inputs(args, twin)
     keep = (twin.weight_names[-1],) if args.dense_readout else ()
+    if args.balance:
+        from .core import balanced_lambdas
+
+        args.lambda_k, args.lambda_2 = balanced_lambdas(twin, X, args.density, seed=args.seed,
+                                                        batch_size=args.batch_size, keep_dense=keep, dtype=args.dtype)
+        print(f"balanced loss weights: lambda_K {args.lambda_k:.4g}, lambda_2 {args.lambda_2:.4g}")
     res = run_ntt(twin, X, args.density, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                   lambda_k=args.lambda_k, lambda_2=args.lambda_2, mask_every=args.mask_every, variant=args.variant,
                   seed=args.seed, dtype=args.dtype, keep_dense=keep, progress=not args.quiet)

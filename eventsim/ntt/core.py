@@ -113,6 +113,48 @@ def ntt_distances(twin: Twin, teacher: Mapping[str, Tensor], student_eff: Mappin
     return torch.mean((ks - kt) ** 2), torch.mean((fs - ft) ** 2)
 
 
+#: term ratios lambda_K * ntk / out and (lambda_2 / d) * l2 / out that the defaults give on the digits LIF
+#: twin 65-300-10 at 5 % density (2.18 and 0.68, rounded): the reference point of ``balanced_lambdas``
+BALANCE_NTK_RATIO, BALANCE_L2_RATIO = 2.0, 0.7
+
+
+def balanced_lambdas(twin: Twin, X, density: float, *, seed: int = 0, batch_size: int = 64,
+                     ntk_ratio: float = BALANCE_NTK_RATIO, l2_ratio: float = BALANCE_L2_RATIO,
+                     keep_dense: Sequence[str] = (), dtype: str = "float32") -> Tuple[float, float]:
+    """(lambda_K, lambda_2) that make the NTT loss terms start in fixed ratios to the output term.
+
+    Adam is invariant to the scale of the loss, not to the ratios of its terms, and those depend
+    on the twin's output scale: the defaults (lambda_K 1e-2, lambda_2 1e-4) were set on MLP twins
+    of digits, whereas the GRU twin's logits are ~100x smaller and its L2 term would outweigh the
+    others by 10^3-10^4. This evaluates the initial (magnitude-pruned) student on the first
+    ``batch_size`` rows of ``X`` and returns lambda_K = ntk_ratio * out / ntk and
+    lambda_2 = l2_ratio * out * density / l2, i.e. lambda_K * ntk = ntk_ratio * out and
+    (lambda_2 / d) * l2 = l2_ratio * out there. Default ratios: those of the defaults on the digits
+    LIF twin at 5 % (``BALANCE_NTK_RATIO``, ``BALANCE_L2_RATIO``).
+    """
+    d = check_density(density)
+    batch_size = _check_positive_int("batch_size", batch_size, 2)
+    if batch_size % 2:
+        raise ValueError(f"batch_size must be even (two halves for the NTK), got {batch_size!r}")
+    ntk_ratio = _check_nonneg("ntk_ratio", ntk_ratio)
+    l2_ratio = _check_nonneg("l2_ratio", l2_ratio)
+    Xa = check_inputs(twin, X, "X", batch_size)
+    td = torch_dtype(dtype)
+    teacher = twin.init_params(_check_seed(seed), td)
+    m_np = layer_masks(twin, {k: np.abs(teacher[k].numpy()) for k in twin.weight_names}, d,
+                       check_keep_dense(twin, keep_dense))
+    masks = {k: torch.as_tensor(m, dtype=td) for k, m in m_np.items()}
+    with torch.no_grad():
+        eff = effective(teacher, masks)
+        kd, od = ntt_distances(twin, teacher, eff, masks, torch.as_tensor(Xa[:batch_size], dtype=td))
+        l2 = float(sum((eff[k] ** 2).sum() for k in twin.weight_names))
+    kd, od = float(kd), float(od)
+    if not (kd > 0 and od > 0 and l2 > 0):
+        raise ValueError(f"cannot balance: the initial student's distances are ntk {kd!r}, out {od!r}, l2 {l2!r} "
+                         f"(a density of {d!r} that prunes nothing?)")
+    return ntk_ratio * od / kd, l2_ratio * od * d / l2
+
+
 def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int = 64, lr: float = 5e-4,
             lambda_k: float = 1e-2, lambda_2: float = 1e-4, mask_every: int = 100, variant: str = DEFAULT_VARIANT,
             seed: int = 0, dtype: str = "float32", X_eval=None, eval_every: int = 100,
@@ -226,7 +268,7 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
         "method": "ntt", "variant": variant, "density": d, "seed": seed, "steps": steps,
         "batch_size": batch_size, "lr": lr, "lambda_k": lambda_k, "lambda_2": lambda_2,
         "mask_every": mask_every, "keep_dense": list(keep_dense), "dtype": str(td).replace("torch.", ""),
-        "ntk": "closed_form" if twin.kind == "mlp" else "torch.func", "n_inputs": int(n),
+        "ntk": "closed_form" if (twin.kind == "mlp" or variant == "all") else "torch.func", "n_inputs": int(n),
         "topk": "k = max(1, floor(d*n + 0.5)) per weight tensor, ties by lower flat index",
         "wall_time_s": wall, "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
         "eval_ntk_initial": ev["ntk"][0], "eval_out_initial": ev["out"][0],

@@ -22,7 +22,20 @@ delta_l^a(x) = df_a/dz_l (delta_L^a = e_a, delta_l = ReLU'(z_l) * (W~_{l+1}^T de
 
 (the +1 is the bias). Everything is plain tensor algebra, so autograd differentiates it (NTT needs
 dTheta/dW). ``ntk_func`` is the generic torch.func route (vmap over samples of jacrev), used for the
-GRU twin and as the test oracle of the closed form.
+GRU twin's ``'active'`` variant and as the test oracle of the closed forms.
+
+Closed form for the GRU twin (``gru_ntk``, ``'all'`` or no mask). The weights enter only through
+a_t = x_t W + b_x and q_t = y_{t-1} R + b_r (and the read-out), so with d_t^a = df_a/da_t and
+e_t^a = df_a/dq_t (both (3H,), obtained as gradients with respect to zero perturbations of a_t and
+q_t, one backward pass per logit over the whole batch)::
+
+    Theta(x, y)_ab = sum_{t,s} (x~_t . y~_s) (d_t^a(x) . d_s^b(y))          W and b_x, x~ = [x, 1]
+                   + sum_{t,s} (u~_t . v~_s) (e_t^a(x) . e_s^b(y))          R and b_r, u~ = [y_{t-1}(x), 1]
+                   + [a = b] (tr(x) . tr(y) + 1)                            W_out and b_out
+
+Each sum is evaluated either through the per-sample Jacobian sum_t x~_t (x) d_t^a (cheap when the
+input dimension is small, e.g. W) or in the order above (cheap when it is large, e.g. R), whichever
+needs fewer multiply-adds. It never forms the (n, C, P) parameter Jacobian.
 """
 from __future__ import annotations
 
@@ -31,7 +44,7 @@ from typing import List, Mapping, Optional
 import torch
 from torch import Tensor
 
-from .twins import DEFAULT_VARIANT, MLPTwin, Twin, check_variant
+from .twins import DEFAULT_VARIANT, GRUTwin, MLPTwin, Twin, check_variant
 
 
 def _mlp_cache(twin: MLPTwin, params: Mapping[str, Tensor], x: Tensor):
@@ -151,3 +164,58 @@ def ntk_explicit(twin: Twin, params: Mapping[str, Tensor], x1: Tensor, x2: Tenso
 
     J1, J2 = jac(x1), jac(x2)
     return torch.einsum("xap,ybp->xyab", J1, J2)
+
+
+def _gru_grads(twin: GRUTwin, params: Mapping[str, Tensor], x: Tensor, create_graph: bool):
+    """(trace (n, H), df/da (C, n, T, 3H), df/dq (C, n, T, 3H), y_{t-1} (n, T, H)) of inputs ``x``."""
+    n, T = x.shape[0], x.shape[1]
+    with torch.enable_grad():
+        ea = x.new_zeros((n, T, 3 * twin.n_hidden), requires_grad=True)
+        eq = x.new_zeros((n, T, 3 * twin.n_hidden), requires_grad=True)
+        tr, _, ys = twin.run(params, x, ea, eq, keep_inputs=True)
+        f = tr @ params["W_out"].T + params["b_out"]
+        onehot = torch.eye(twin.n_out, dtype=f.dtype)[:, None, :].expand(twin.n_out, n, twin.n_out)
+        da, dq = torch.autograd.grad(f, (ea, eq), onehot, create_graph=create_graph, is_grads_batched=True)
+    return tr, da, dq, ys
+
+
+def _with_one(u: Tensor) -> Tensor:
+    return torch.cat([u, u.new_ones(u.shape[:-1] + (1,))], dim=-1)
+
+
+def _time_factorised(u1: Tensor, d1: Tensor, u2: Tensor, d2: Tensor) -> Tensor:
+    """sum_{t,s} (u1_t . u2_s) (d1_t^a . d2_s^b), shape (n1, n2, C, C); u: (n, T, D), d: (C, n, T, K).
+
+    Two orders, both one large matrix product: through the per-sample Jacobians
+    sum_t u_t (x) d_t^a (C^2 n1 n2 D K multiply-adds) or through all products d1_t^a . d2_s^b
+    (C^2 n1 n2 T^2 K); the first when D <= T^2.
+    """
+    C, n1, T, K = d1.shape
+    n2, D = u2.shape[0], u2.shape[2]
+    if D <= T * T:
+        j1 = torch.einsum("ntd,cntk->ncdk", u1, d1).reshape(n1 * C, D * K)
+        j2 = torch.einsum("ntd,cntk->ncdk", u2, d2).reshape(n2 * C, D * K)
+        return (j1 @ j2.T).reshape(n1, C, n2, C).permute(0, 2, 1, 3)
+    p = d1.permute(1, 2, 0, 3).reshape(n1 * T * C, K) @ d2.permute(1, 2, 0, 3).reshape(n2 * T * C, K).T
+    g = torch.einsum("ntd,msd->ntms", u1, u2)
+    return torch.einsum("ntms,ntamsb->nmab", g, p.reshape(n1, T, C, n2, T, C))
+
+
+def gru_ntk(twin: GRUTwin, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
+            masks: Optional[Mapping[str, Tensor]] = None, variant: str = DEFAULT_VARIANT) -> Tensor:
+    """Empirical NTK of the GRU twin, shape (n1, n2, C, C), in closed form (module docstring).
+
+    ``params`` are the effective parameters (W~ = m * W). The closed form covers ``'all'`` and
+    unmasked networks; ``'active'`` with masks goes to ``ntk_func``. Differentiable with respect to
+    ``params`` when they require grad (the derivatives are taken with ``create_graph``).
+    """
+    check_variant(variant)
+    if variant == "active" and masks:
+        return ntk_func(twin, params, x1, x2, masks=masks, variant=variant)
+    create = torch.is_grad_enabled() and any(v.requires_grad for v in params.values())
+    tr1, da1, dq1, y1 = _gru_grads(twin, params, x1, create)
+    tr2, da2, dq2, y2 = _gru_grads(twin, params, x2, create)
+    theta = _time_factorised(_with_one(x1), da1, _with_one(x2), da2)
+    theta = theta + _time_factorised(_with_one(y1), dq1, _with_one(y2), dq2)
+    eye = torch.eye(twin.n_out, dtype=theta.dtype)
+    return theta + (tr1 @ tr2.T + 1.0)[:, :, None, None] * eye

@@ -308,18 +308,30 @@ class GRUTwin(Twin):
             "b_out": rng.normal(0.0, 0.01, size=C),
         }
 
-    def run(self, params: Mapping[str, Tensor], x: Tensor) -> Tuple[Tensor, Tensor]:
-        """Run the recurrence; returns (final trace (B, H), event indicators o (B, T, H))."""
+    def run(self, params: Mapping[str, Tensor], x: Tensor, eps_a: Optional[Tensor] = None,
+            eps_q: Optional[Tensor] = None, keep_inputs: bool = False):
+        """Run the recurrence; returns (final trace (B, H), event indicators o (B, T, H)).
+
+        ``eps_a``/``eps_q`` (B, T, 3H), optional: added to the input and recurrent pre-activations
+        a_t and q_t (zeros give their gradients, used by the closed-form NTK ``ntk.gru_ntk``).
+        ``keep_inputs``: also return the recurrent matmul's inputs y_{t-1}, shape (B, T, H).
+        """
         H = self.n_hidden
         W, R, b_x, b_r, thr = params["W"], params["R"], params["b_x"], params["b_r"], params["thr"]
         B, T = x.shape[0], x.shape[1]
         A = x @ W + b_x  # (B, T, 3H)
+        if eps_a is not None:
+            A = A + eps_a
         y = x.new_zeros((B, H))
         c = x.new_zeros((B, H))
         tr = x.new_zeros((B, H))
-        os = []
+        os, ys = [], []
         for t in range(T):
+            if keep_inputs:
+                ys.append(y)
             q = y @ R + b_r
+            if eps_q is not None:
+                q = q + eps_q[:, t]
             a = A[:, t]
             z = torch.sigmoid(a[:, :H] + q[:, :H])
             r = torch.sigmoid(a[:, H:2 * H] + q[:, H:2 * H])
@@ -330,12 +342,22 @@ class GRUTwin(Twin):
             c = chat - o * thr
             tr = self.trace_decay * tr + (1.0 - self.trace_decay) * y
             os.append(o)
+        if keep_inputs:
+            return tr, torch.stack(os, 1), torch.stack(ys, 1)
         return tr, torch.stack(os, 1)
 
     def apply(self, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
         """Logits (batch, C) of input sequences ``x`` (batch, T, I)."""
         tr, _ = self.run(params, x)
         return tr @ params["W_out"].T + params["b_out"]
+
+    def ntk(self, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
+            masks: Optional[Mapping[str, Tensor]] = None, variant: str = DEFAULT_VARIANT) -> Tensor:
+        """Empirical NTK on the logits, shape (n1, n2, C, C): the time-factorised closed form
+        (``ntk.gru_ntk``) for ``'all'`` or an unmasked network, torch.func for ``'active'``."""
+        from .ntk import gru_ntk
+
+        return gru_ntk(self, params, x1, x2, masks=masks, variant=variant)
 
     def projections(self) -> List[Tuple[str, str, str]]:
         return [("W", "in", "egru"), ("R", "egru", "egru"), ("W_out", "egru", "out")]

@@ -1,0 +1,174 @@
+"""NTT connectomes for EGRU networks on sequential digits (row by row), NTT vs baselines at low density.
+
+    python benchmarks/ntt_egru.py [--densities 0.01,0.03,0.05,0.1] [--seeds 0,1,2] [--methods ntt,random,magnitude,snip]
+    python benchmarks/ntt_egru.py --merge A.json B.json ...   # combine runs made in parallel (e.g. one per seed)
+
+Protocol (issue 5, the EGRU part; see docs/ntt.md):
+
+1. Network: the row-by-row digits recipe of ``models/egru_digits.py`` (8 steps x 8 inputs, one EGRU
+   layer of ``--hidden`` = 512 units, read-out of the output trace at the last step). Twin:
+   ``GRUTwin(8, H, 10, 8)`` with the recipe's pseudo-derivative (gamma, half-width), threshold mean
+   and trace decay; its forward pass is the EGRU's (tested), so no operating-point calibration is needed.
+2. Mask and initial weights per method at density d of W (8 x 3H) and R (H x 3H), the read-out
+   (10 x H, 0.6 % of the weights at H = 512) kept dense: NTT (``run_ntt`` on the unlabelled training
+   sequences, the closed-form GRU NTK, ``--ntt-steps`` steps of batch ``--ntt-batch``, mask update
+   every ``--mask-every`` steps, loss weights from ``balanced_lambdas``: the GRU twin's logits are
+   ~100x smaller than the MLP twins', so the default weights would leave only the L2 term), random,
+   magnitude, SNIP (labelled, 128 samples), all from the same twin initialisation ``seed``.
+   "dense" is the recipe itself (its own initialisation); "dense_twin" the unpruned twin
+   initialisation trained the same way (separates the twin's initialisation from the pruning).
+3. Training: the row recipe unchanged (Adam 1e-2 halved every 8 epochs, 30 epochs, clipping 1,
+   activity penalty above 15 %), the masks of W and R fixed (pruned weights stay exactly 0).
+   Test accuracy after the last epoch and after ``--short`` epochs (NTT's "faster learning" claim).
+
+Writes ``benchmarks/results/ntt_egru_digits.json`` and prints a table (mean ± std over seeds).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def summarize(records, epochs: int, short: int):
+    """Print the table (mean ± sample std over seeds) and return its rows."""
+    groups = {}
+    for r in records:
+        groups.setdefault((r["method"], r["density"]), []).append(r)
+    rows = []
+    print()
+    print(f"| method | density (W, R) | overall density | test accuracy (%) after {epochs} epochs | after {short} epochs "
+          f"| test activity (%) | seeds |")
+    print("|---|---|---|---|---|---|---|")
+    order = {"dense": 0, "dense_twin": 1, "ntt": 2}
+    for (m, d), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], 3), kv[0][0])):
+        a = np.array([r["test_acc"] for r in rs]) * 100
+        b = np.array([r["test_acc_short"] for r in rs]) * 100
+        act = 100 * float(np.mean([r["test_activity"] for r in rs]))
+        sd = lambda v: f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
+        od = 100 * float(np.mean([r["overall_density"] for r in rs]))
+        print(f"| {m} | {100 * d:g} % | {od:.3g} % | {a.mean():.2f}{sd(a)} | {b.mean():.2f}{sd(b)} | {act:.1f} | {len(rs)} |")
+        rows.append({"method": m, "density": d, "overall_density": od / 100, "test_acc_mean": float(a.mean()),
+                     "test_acc_std": float(a.std(ddof=1)) if len(a) > 1 else None,
+                     "test_acc_short_mean": float(b.mean()), "test_activity_mean": act / 100, "n": len(rs)})
+    return rows
+
+
+def _write(out: Path, payload: dict) -> None:
+    from eventsim.io import atomic_write_text
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(payload, indent=1, default=float))
+    print(f"wrote {out}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--densities", default="0.01,0.03,0.05,0.1")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--methods", default="ntt,random,magnitude,snip")
+    ap.add_argument("--hidden", type=int, default=None, help="EGRU units (default: the row recipe's)")
+    ap.add_argument("--short", type=int, default=3, help="also report the test accuracy after this many epochs")
+    ap.add_argument("--ntt-steps", type=int, default=300)
+    ap.add_argument("--ntt-batch", type=int, default=32, help="inputs per NTT step (half on each side of the NTK)")
+    ap.add_argument("--mask-every", type=int, default=50)
+    ap.add_argument("--no-dense", action="store_true", help="skip the dense and dense_twin runs")
+    ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_egru_digits.json")
+    ap.add_argument("--merge", nargs="+", default=None,
+                    help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out")
+    args = ap.parse_args(argv)
+    out = Path(args.out or ROOT / "benchmarks" / "results" / "ntt_egru_digits.json")
+    if args.merge:
+        runs = [json.loads(Path(f).read_text()) for f in args.merge]
+        records = [r for run in runs for r in run["records"]]
+        cfg = dict(runs[0]["config"], seeds=",".join(run["config"]["seeds"] for run in runs), merged=args.merge)
+        rows = summarize(records, int(runs[0]["epochs"]), int(cfg["short"]))
+        _write(out, {"config": cfg, "epochs": runs[0]["epochs"], "machine": runs[0]["machine"], "records": records,
+                     "summary": rows})
+        return 0
+
+    import torch
+
+    from eventsim.egru import EGRUClassifier, tasks
+    from eventsim.ntt import GRUTwin, balanced_lambdas, prune_baseline, run_ntt
+    from models import egru_digits
+
+    torch.set_num_threads(1)
+    cfg = egru_digits.recipe("row")
+    H = int(cfg["hidden"] if args.hidden is None else args.hidden)
+    if H < 1:
+        raise ValueError(f"--hidden must be a positive number of units, got {args.hidden!r}")
+    densities = [float(x) for x in args.densities.split(",") if x]
+    seeds = [int(x) for x in args.seeds.split(",") if x]
+    methods = [m for m in args.methods.split(",") if m]
+    if args.short < 1 or args.short > cfg["epochs"]:
+        raise ValueError(f"--short must be in [1, {cfg['epochs']}], got {args.short!r}")
+    Xtr, ytr = tasks.digits_sequences("train", "row")
+    twin = GRUTwin(8, H, 10, 8, gamma=cfg["gamma"], width=cfg["width"], thr_mean=cfg["thr_mean"],
+                   trace_decay=cfg["trace_decay"])
+    n_all = 8 * 3 * H + H * 3 * H + 10 * H
+    keep = ("W_out",)
+    records = []
+
+    def train_eval(model, seed: int) -> dict:
+        m, trained = egru_digits.train("row", seed=seed, progress=False, model=model, hidden=H)
+        lay = trained.egru.layers[0]
+        nnz = sum(int(np.count_nonzero(lay.masks[k])) if lay.masks[k] is not None else lay.params[k].size
+                  for k in ("W", "R")) + trained.out_params["W"].size
+        return {"test_acc": m["test_accuracy"], "test_acc_short": m["history"]["val_acc"][args.short - 1],
+                "test_activity": m["test_activity"], "train_s": m["train_time_s"], "overall_density": nnz / n_all}
+
+    for seed in seeds:
+        if not args.no_dense:
+            for name in ("dense", "dense_twin"):
+                model = None if name == "dense" else EGRUClassifier.from_ntt(prune_baseline("dense", twin, 1.0, seed=seed))
+                r = dict(method=name, density=1.0, seed=seed, **train_eval(model, seed))
+                records.append(r)
+                print(f"{name:>10s}          seed {seed}: test {100 * r['test_acc']:.2f} % (after {args.short} epochs "
+                      f"{100 * r['test_acc_short']:.2f} %), activity {100 * r['test_activity']:.1f} %, "
+                      f"train {r['train_s']:.0f} s", flush=True)
+        for d in densities:
+            lam_k, lam_2 = balanced_lambdas(twin, Xtr, d, seed=seed, batch_size=args.ntt_batch, keep_dense=keep)
+            for m in methods:
+                t0 = time.perf_counter()
+                extra = {}
+                if m == "ntt":
+                    res = run_ntt(twin, Xtr, d, seed=seed, steps=args.ntt_steps, batch_size=args.ntt_batch,
+                                  mask_every=args.mask_every, lambda_k=lam_k, lambda_2=lam_2, keep_dense=keep,
+                                  progress=False)
+                    pv = res.provenance
+                    extra = {"lambda_k": lam_k, "lambda_2": lam_2, "eval_ntk_initial": pv["eval_ntk_initial"],
+                             "eval_ntk_final": pv["eval_ntk_final"], "eval_out_initial": pv["eval_out_initial"],
+                             "eval_out_final": pv["eval_out_final"]}
+                else:
+                    res = prune_baseline(m, twin, d, seed=seed, X=Xtr, y=ytr, keep_dense=keep)
+                t_init = time.perf_counter() - t0
+                r = dict(method=m, density=d, seed=seed, init_s=t_init, **train_eval(EGRUClassifier.from_ntt(res), seed),
+                         **extra)
+                records.append(r)
+                print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * r['test_acc']:.2f} % (after {args.short} epochs "
+                      f"{100 * r['test_acc_short']:.2f} %), activity {100 * r['test_activity']:.1f} %, "
+                      f"overall density {100 * r['overall_density']:.2f} %, init {t_init:.0f} s, train {r['train_s']:.0f} s"
+                      + (f", NTK distance {extra['eval_ntk_initial']:.3g} -> {extra['eval_ntk_final']:.3g}, "
+                         f"output {extra['eval_out_initial']:.3g} -> {extra['eval_out_final']:.3g}" if extra else ""),
+                      flush=True)
+
+    rows = summarize(records, cfg["epochs"], args.short)
+    _write(out, {"config": vars(args), "epochs": cfg["epochs"], "hidden": H,
+                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                             "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
+                 "records": records, "summary": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
