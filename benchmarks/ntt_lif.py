@@ -206,6 +206,8 @@ def main(argv=None) -> int:
     ap.add_argument("--silent", choices=["none", "phantom"], default="none",
                     help="first-spike loss (Yin-Yang): the silent-label-neuron policy of FirstSpikeCE, for every "
                          "method alike (default: the recipe's, none)")
+    ap.add_argument("--no-dense", action="store_true",
+                    help="do not train the dense network (it is still built: its spike count sets the operating point)")
     ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_lif_<task>[_phantom].json")
     ap.add_argument("--merge", nargs="+", default=None,
                     help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out")
@@ -267,11 +269,12 @@ def main(argv=None) -> int:
 
     for seed in seeds:
         dense = task.dense(seed)
-        acc, acc_s, tt = train_eval(task.dense(seed), seed)
-        records.append({"method": "dense", "density": 1.0, "overall_density": 1.0, "seed": seed, "test_acc": acc,
-                        "test_acc_short": acc_s, "train_s": tt})
-        print(f"dense         seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
-              f"{100 * acc_s:.2f} %)  {tt:.0f} s", flush=True)
+        if not args.no_dense:
+            acc, acc_s, tt = train_eval(task.dense(seed), seed)
+            records.append({"method": "dense", "density": 1.0, "overall_density": 1.0, "seed": seed, "test_acc": acc,
+                            "test_acc_short": acc_s, "train_s": tt})
+            print(f"dense         seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
+                  f"{100 * acc_s:.2f} %)  {tt:.0f} s", flush=True)
         twin = MLPTwin(task.sizes, names=["in", "hidden", "out"], bias=False)
         n_all = sum(task.sizes[i] * task.sizes[i + 1] for i in range(len(task.sizes) - 1))
         for d in densities:

@@ -84,6 +84,17 @@ def atomic_write_text(path: PathLike, text: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
 
+def atomic_savefig(fig, path: PathLike, **kwargs) -> None:
+    """Save a matplotlib figure to ``path`` through a temporary file renamed into place (plots).
+
+    ``kwargs`` go to ``fig.savefig``; the format is ``kwargs['format']`` or ``path``'s suffix (png
+    when there is none), since the temporary name's ``.tmp`` suffix says nothing about it.
+    """
+    fmt = kwargs.pop("format", None) or (Path(path).suffix.lstrip(".").lower() or "png")
+    with _atomic_tmp(path) as tmp:
+        fig.savefig(tmp, format=fmt, **kwargs)
+
+
 @contextlib.contextmanager
 def open_h5(path: PathLike, fmt: str) -> Iterator["object"]:
     """Open ``path`` for reading and check its ``format``/``version``; ValueError if foreign or corrupt."""

@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .io import atomic_savefig
+
 
 def _plt():
     import matplotlib
@@ -49,7 +51,7 @@ def training_curves(history: Dict[str, List[float]], path, title: str = "") -> N
         a.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -73,5 +75,5 @@ def raster(result, populations: Sequence[str], path, sample: int = 0, title: str
     axes[-1, 0].set_xlabel("time (ms)")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from eventsim.egru import EGRUClassifier, EGRUConfig, fit, tasks
-from eventsim.io import atomic_write_text
+from eventsim.io import atomic_savefig, atomic_write_text
 from eventsim.optim import ExponentialDecay
 
 from .digits import augment_arg
@@ -212,7 +212,7 @@ def plot_history(hist: Dict[str, Any], path, title: str = "EGRU") -> None:
         a.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_savefig(fig, path, dpi=100)
     plt.close(fig)
 
 

@@ -202,3 +202,15 @@ def test_discrete_spikes_track_eventsim_on_a_yinyang_like_network():
     for pop in ("hidden", "out"):
         assert fine["first_spike"][pop]["mean_abs_diff_ms"] < coarse["first_spike"][pop]["mean_abs_diff_ms"]
     assert fine["agree"] >= 0.9 and fine["agree_clear"] >= 0.95, (fine["agree"], fine["agree_clear"])
+
+
+def test_quantization_plot_is_written_whole(tmp_path):
+    """plot_quantization saves through eventsim.io.atomic_savefig: a PNG, no temporary file left."""
+    from hardware.loihi.plots import plot_quantization
+
+    p = tmp_path / "q.png"
+    plot_quantization(quantize(_net(0), 0.5), p)
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [f.name for f in tmp_path.iterdir()] == ["q.png"]
+    with pytest.raises(ValueError, match="folder"):
+        plot_quantization(quantize(_net(0), 0.5), tmp_path / "missing" / "q.png")

@@ -210,3 +210,31 @@ def test_atomic_write_text_replaces_whole_or_not_at_all(tmp_path):
     assert sorted(f.name for f in tmp_path.iterdir()) == ["m.json"]
     with pytest.raises(ValueError, match="folder"):
         atomic_write_text(tmp_path / "missing" / "m.json", "{}")
+
+
+def test_atomic_savefig_writes_the_format_of_the_suffix_and_never_half_a_file(tmp_path):
+    """Plots go through a temporary file: the format follows the final suffix (not '.tmp'); a figure
+    that fails to render leaves the old file and no temporary file behind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from eventsim.io import atomic_savefig
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    p, q = tmp_path / "a.png", tmp_path / "b.svg"
+    atomic_savefig(fig, p, dpi=50)
+    atomic_savefig(fig, q)
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in q.read_bytes()[:500]
+    old = p.read_bytes()
+    ax.set_title("$\\frac{unbalanced$")  # mathtext error at draw time
+    with pytest.raises(ValueError):
+        atomic_savefig(fig, p)
+    assert p.read_bytes() == old
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["a.png", "b.svg"]
+    with pytest.raises(ValueError, match="folder"):
+        atomic_savefig(fig, tmp_path / "missing" / "a.png")
+    plt.close(fig)

@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..io import atomic_savefig
 from .result import NTTResult
 
 
@@ -87,5 +88,5 @@ def plot_ntt(result: NTTResult, path: Optional[str] = None, smooth: int = 20):
     ax2.set_title("layer densities and mask turnover", fontsize=9)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(str(path), dpi=120)
+        atomic_savefig(fig, path, dpi=120)
     return fig

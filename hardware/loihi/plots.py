@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from eventsim.io import atomic_savefig
+
 
 def _plt():
     import matplotlib
@@ -72,7 +74,7 @@ def plot_emulation(result, reference=None, sample: int = 0, populations: Optiona
     fig.suptitle(title or f"sample {sample}")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        atomic_savefig(fig, path, dpi=110)
     return fig
 
 
@@ -113,7 +115,7 @@ def plot_quantization(lnet, path=None):
     ax[1].legend(fontsize=7, markerscale=4)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        atomic_savefig(fig, path, dpi=110)
     return fig
 
 
@@ -155,5 +157,5 @@ def plot_agreement(rows: List[Dict], path=None, title: str = ""):
     fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        atomic_savefig(fig, path, dpi=110)
     return fig
