@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["cuba.py", "bench_train_yinyang.py", "bench_egru.py", "bench_loihi_emulator.py", "ntt_ann_digits.py"]
+SCRIPTS = ["cuba.py", "bench_train_yinyang.py", "bench_egru.py", "bench_loihi_emulator.py", "ntt_ann_digits.py",
+           "bench_gru_ntk.py"]
 
 
 def main() -> int:

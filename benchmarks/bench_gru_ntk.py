@@ -1,0 +1,98 @@
+"""Cost of one NTT step on the GRU twin: closed-form NTK (``gru_ntk``) vs torch.func (``ntk_func``).
+
+    python benchmarks/bench_gru_ntk.py [--hidden 128,512] [--batch 32,64] [--reps 5] [--func-max-hidden 128]
+
+One NTT step = the teacher's NTK (no grad) + the student's NTK and logits + backward of the NTT
+loss, as in ``run_ntt``; ``GRUTwin(8, H, 10, T=8)`` on row-wise digits, student at 5 % density
+('all' variant), float32, one torch thread, median of ``--reps`` steps after one warm-up. Both
+routes are run side by side in this process, and their NTKs are checked to agree. torch.func
+builds the (n, C, P) parameter Jacobian (P = 3H(I + H) + ...), so it is only run up to
+``--func-max-hidden`` units. Prints a table and writes ``benchmarks/results/gru_ntk.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def step_seconds(twin, ntk_fn, x, teacher, W, masks, reps: int) -> float:
+    """Median wall time of one NTT loss evaluation + backward with ``ntk_fn``."""
+    import torch
+
+    B = x.shape[0] // 2
+    times = []
+    for i in range(reps + 1):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            ft, kt = twin.apply(teacher, x), ntk_fn(twin, teacher, x[:B], x[B:])
+        eff = {k: (W[k] * masks[k] if k in masks else W[k]) for k in W}
+        ks = ntk_fn(twin, eff, x[:B], x[B:])
+        loss = torch.mean((ks - kt) ** 2) + torch.mean((twin.apply(eff, x) - ft) ** 2)
+        for v in W.values():
+            v.grad = None
+        loss.backward()
+        if i:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hidden", default="128,512")
+    ap.add_argument("--batch", default="32,64", help="inputs per step (half on each side of the NTK)")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--func-max-hidden", type=int, default=128)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gru_ntk.json"))
+    args = ap.parse_args(argv)
+    if args.reps < 1:
+        raise ValueError(f"--reps must be >= 1, got {args.reps!r}")
+
+    import numpy as np
+    import torch
+
+    from eventsim.egru import tasks
+    from eventsim.io import atomic_write_text
+    from eventsim.ntt import GRUTwin, gru_ntk, ntk_func, topk_mask
+
+    torch.set_num_threads(1)
+    X = torch.as_tensor(tasks.digits_sequences("train", "row")[0], dtype=torch.float32)
+    rows = []
+    print("| H | batch | closed form (s/step) | torch.func (s/step) | speed-up | max rel. NTK difference |")
+    print("|---|---|---|---|---|---|")
+    for H in [int(h) for h in args.hidden.split(",") if h]:
+        twin = GRUTwin(8, H, 10, 8)
+        teacher = twin.init_params(0, "float32")
+        masks = {k: torch.as_tensor(topk_mask(np.abs(teacher[k].numpy()), 0.05), dtype=torch.float32)
+                 for k in twin.weight_names}
+        W = {k: v.clone().requires_grad_(k in twin.trainable_names) for k, v in teacher.items()}
+        for bs in [int(b) for b in args.batch.split(",") if b]:
+            x = X[:bs]
+            closed = step_seconds(twin, gru_ntk, x, teacher, W, masks, args.reps)
+            func = diff = None
+            if H <= args.func_max_hidden:
+                func = step_seconds(twin, ntk_func, x, teacher, W, masks, args.reps)
+                with torch.no_grad():
+                    a, b = gru_ntk(twin, teacher, x[:bs // 2], x[bs // 2:]), ntk_func(twin, teacher, x[:bs // 2], x[bs // 2:])
+                diff = float((a - b).abs().max() / b.abs().max())
+            rows.append({"hidden": H, "batch": bs, "closed_form_s": closed, "torch_func_s": func,
+                         "speedup": None if func is None else func / closed, "max_rel_diff": diff})
+            f = "not run" if func is None else f"{func:.3f}"
+            sp = "" if func is None else f"{func / closed:.1f}x"
+            df = "" if diff is None else f"{diff:.1e}"
+            print(f"| {H} | {bs} | {closed:.3f} | {f} | {sp} | {df} |", flush=True)
+    atomic_write_text(Path(args.out), json.dumps({"config": vars(args), "rows": rows, "machine": {
+        "platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()}}, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
