@@ -126,8 +126,9 @@ def balanced_lambdas(twin: Twin, X, density: float, *, seed: int = 0, batch_size
     Adam is invariant to the scale of the loss, not to the ratios of its terms, and those depend
     on the twin's output scale: the defaults (lambda_K 1e-2, lambda_2 1e-4) were set on MLP twins
     of digits, whereas the GRU twin's logits are ~100x smaller and its L2 term would outweigh the
-    others by 10^3-10^4. This evaluates the initial (magnitude-pruned) student on the first
-    ``batch_size`` rows of ``X`` and returns lambda_K = ntk_ratio * out / ntk and
+    output term by a factor of 300-9000 (H = 128-512). This evaluates the initial
+    (magnitude-pruned) student on the first ``batch_size`` rows of ``X`` and returns
+    lambda_K = ntk_ratio * out / ntk and
     lambda_2 = l2_ratio * out * density / l2, i.e. lambda_K * ntk = ntk_ratio * out and
     (lambda_2 / d) * l2 = l2_ratio * out there. Default ratios: those of the defaults on the digits
     LIF twin at 5 % (``BALANCE_NTK_RATIO``, ``BALANCE_L2_RATIO``).
