@@ -26,7 +26,6 @@ Writes ``benchmarks/results/ntt_egru_digits.json`` and prints a table (mean ± s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -37,38 +36,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from ntt_common import load_runs, merged_config, parse_list, summarize, write_json  # noqa: E402
 
-def summarize(records, epochs: int, short: int):
-    """Print the table (mean ± sample std over seeds) and return its rows."""
-    groups = {}
-    for r in records:
-        groups.setdefault((r["method"], r["density"]), []).append(r)
-    rows = []
-    print()
-    print(f"| method | density (W, R) | overall density | test accuracy (%) after {epochs} epochs | after {short} epochs "
-          f"| test activity (%) | seeds |")
-    print("|---|---|---|---|---|---|---|")
-    order = {"dense": 0, "dense_twin": 1, "ntt": 2}
-    for (m, d), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], 3), kv[0][0])):
-        a = np.array([r["test_acc"] for r in rs]) * 100
-        b = np.array([r["test_acc_short"] for r in rs]) * 100
-        act = 100 * float(np.mean([r["test_activity"] for r in rs]))
-        sd = lambda v: f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
-        od = 100 * float(np.mean([r["overall_density"] for r in rs]))
-        print(f"| {m} | {100 * d:g} % | {od:.3g} % | {a.mean():.2f}{sd(a)} | {b.mean():.2f}{sd(b)} | {act:.1f} | {len(rs)} |")
-        rows.append({"method": m, "density": d, "overall_density": od / 100, "test_acc_mean": float(a.mean()),
-                     "test_acc_std": float(a.std(ddof=1)) if len(a) > 1 else None,
-                     "test_acc_short_mean": float(b.mean()), "test_activity_mean": act / 100, "n": len(rs)})
-    return rows
-
-
-def _write(out: Path, payload: dict) -> None:
-    from eventsim.io import atomic_write_text
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(payload, indent=1, default=float))
-    print(f"wrote {out}")
+TABLE = dict(density_label="W, R", order={"dense": 0, "dense_twin": 1, "ntt": 2},
+             extra=[("test activity (%)", "test_activity")])
 
 
 def main(argv=None) -> int:
@@ -88,12 +61,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out or ROOT / "benchmarks" / "results" / "ntt_egru_digits.json")
     if args.merge:
-        runs = [json.loads(Path(f).read_text()) for f in args.merge]
-        records = [r for run in runs for r in run["records"]]
-        cfg = dict(runs[0]["config"], seeds=",".join(run["config"]["seeds"] for run in runs), merged=args.merge)
-        rows = summarize(records, int(runs[0]["epochs"]), int(cfg["short"]))
-        _write(out, {"config": cfg, "epochs": runs[0]["epochs"], "machine": runs[0]["machine"], "records": records,
-                     "summary": rows})
+        runs, records = load_runs(args.merge)
+        cfg = merged_config(runs, args.merge)
+        rows = summarize(records, int(runs[0]["epochs"]), int(cfg["short"]), **TABLE)
+        write_json(out, {"config": cfg, "epochs": runs[0]["epochs"], "machine": runs[0]["machine"], "records": records,
+                         "summary": rows})
         return 0
 
     import torch
@@ -107,9 +79,9 @@ def main(argv=None) -> int:
     H = int(cfg["hidden"] if args.hidden is None else args.hidden)
     if H < 1:
         raise ValueError(f"--hidden must be a positive number of units, got {args.hidden!r}")
-    densities = [float(x) for x in args.densities.split(",") if x]
-    seeds = [int(x) for x in args.seeds.split(",") if x]
-    methods = [m for m in args.methods.split(",") if m]
+    densities = parse_list(args.densities, "--densities")
+    seeds = parse_list(args.seeds, "--seeds", int)
+    methods = parse_list(args.methods, "--methods", str)
     if args.short < 1 or args.short > cfg["epochs"]:
         raise ValueError(f"--short must be in [1, {cfg['epochs']}], got {args.short!r}")
     Xtr, ytr = tasks.digits_sequences("train", "row")
@@ -162,8 +134,8 @@ def main(argv=None) -> int:
                          f"output {extra['eval_out_initial']:.3g} -> {extra['eval_out_final']:.3g}" if extra else ""),
                       flush=True)
 
-    rows = summarize(records, cfg["epochs"], args.short)
-    _write(out, {"config": vars(args), "epochs": cfg["epochs"], "hidden": H,
+    rows = summarize(records, cfg["epochs"], args.short, **TABLE)
+    write_json(out, {"config": vars(args), "epochs": cfg["epochs"], "hidden": H,
                  "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                              "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
                  "records": records, "summary": rows})

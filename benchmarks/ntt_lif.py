@@ -41,7 +41,6 @@ Writes ``benchmarks/results/ntt_lif_<task>.json`` and prints a table (mean ± st
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -52,8 +51,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from eventsim.io import atomic_write_text  # noqa: E402
+from ntt_common import load_runs, merged_config, parse_list, summarize, write_json  # noqa: E402
 
 
 DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
@@ -166,28 +166,6 @@ def calibrate(task: Task, result, dense_net, calib, t_max: float):
     return s_h, s_o, target
 
 
-def summarize(records, epochs: int, short: int):
-    """Print the table (mean ± sample std over seeds) and return its rows."""
-    summary = {}
-    for r in records:
-        summary.setdefault((r["method"], r["density"]), []).append(r)
-    rows = []
-    print()
-    print(f"| method | density (pruned projections) | overall density | test accuracy (%) after {epochs} epochs "
-          f"| after {short} epochs | seeds |")
-    print("|---|---|---|---|---|---|")
-    for (m, d), rs in sorted(summary.items(), key=lambda kv: (kv[0][1], kv[0][0] != "ntt", kv[0][0])):
-        a = np.array([r["test_acc"] for r in rs]) * 100
-        b = np.array([r["test_acc_short"] for r in rs]) * 100
-        sd = lambda v: f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
-        od = 100 * float(np.mean([r.get("overall_density", d) for r in rs]))
-        print(f"| {m} | {100 * d:g} % | {od:.3g} % | {a.mean():.2f}{sd(a)} | {b.mean():.2f}{sd(b)} | {len(rs)} |")
-        rows.append({"method": m, "density": d, "overall_density": od / 100, "test_acc_mean": float(a.mean()),
-                     "test_acc_std": float(a.std(ddof=1)) if len(a) > 1 else None,
-                     "test_acc_short_mean": float(b.mean()), "n": len(rs)})
-    return rows
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", choices=["digits", "yinyang"], default="digits")
@@ -214,14 +192,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     suffix = "_phantom" if args.silent == "phantom" else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
+    table = dict(density_label="pruned projections", order={"ntt": 0})
     if args.merge:
-        runs = [json.loads(Path(f).read_text()) for f in args.merge]
-        records = [r for run in runs for r in run["records"]]
-        cfg = dict(runs[0]["config"], seeds=",".join(run["config"]["seeds"] for run in runs), merged=args.merge)
-        rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]))
-        atomic_write_text(out, json.dumps({"config": cfg, "machine": runs[0]["machine"], "records": records,
-                                           "summary": rows}, indent=1, default=float))
-        print(f"wrote {out}")
+        runs, records = load_runs(args.merge)
+        cfg = merged_config(runs, args.merge)
+        rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]), **table)
+        write_json(out, {"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows})
         return 0
 
     import torch
@@ -237,9 +213,9 @@ def main(argv=None) -> int:
     if bad:
         raise ValueError(f"--keep-dense: unknown projections {bad} (have {projections})")
     keep_weights = tuple(f"W{projections.index(k)}" for k in keep_dense)  # the twin's weight names
-    densities = [float(x) for x in args.densities.split(",") if x]
-    seeds = [int(x) for x in args.seeds.split(",") if x]
-    methods = [m for m in args.methods.split(",") if m]
+    densities = parse_list(args.densities, "--densities")
+    seeds = parse_list(args.seeds, "--seeds", int)
+    methods = parse_list(args.methods, "--methods", str)
     (tr, y), (va, yv), (te, yt) = task.splits
     loss, t_max = task.rec.loss(), task.rec.T_MAX
     if args.silent != "none":
@@ -300,12 +276,9 @@ def main(argv=None) -> int:
                       f"{100 * acc_s:.2f} %), gains {s_h:.3g}/{s_o:.3g}, hidden spikes {rate:.1f} "
                       f"(target {target:.1f}), init {t_init:.1f} s, train {tt:.0f} s", flush=True)
 
-    rows = summarize(records, args.epochs, args.short)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps({"config": vars(args), "machine": {"cpus": os.cpu_count(),
-                                                                          "platform": platform.platform()},
-                                       "records": records, "summary": rows}, indent=1, default=float))
-    print(f"wrote {out}")
+    rows = summarize(records, args.epochs, args.short, **table)
+    write_json(out, {"config": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+                     "records": records, "summary": rows})
     return 0
 
 

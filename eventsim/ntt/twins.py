@@ -309,12 +309,12 @@ class GRUTwin(Twin):
         }
 
     def run(self, params: Mapping[str, Tensor], x: Tensor, eps_a: Optional[Tensor] = None,
-            eps_q: Optional[Tensor] = None, keep_inputs: bool = False):
-        """Run the recurrence; returns (final trace (B, H), event indicators o (B, T, H)).
+            eps_q: Optional[Tensor] = None, keep_inputs: bool = False) -> Tuple[Tensor, ...]:
+        """Run the recurrence; returns (final trace (B, H), event indicators o (B, T, H)) and, with
+        ``keep_inputs``, the recurrent matmul's inputs y_{t-1} (B, T, H) as a third element.
 
         ``eps_a``/``eps_q`` (B, T, 3H), optional: added to the input and recurrent pre-activations
         a_t and q_t (zeros give their gradients, used by the closed-form NTK ``ntk.gru_ntk``).
-        ``keep_inputs``: also return the recurrent matmul's inputs y_{t-1}, shape (B, T, H).
         """
         H = self.n_hidden
         W, R, b_x, b_r, thr = params["W"], params["R"], params["b_x"], params["b_r"], params["thr"]

@@ -1,0 +1,72 @@
+"""What the NTT experiment scripts (``ntt_lif.py``, ``ntt_egru.py``) share: argument lists, the
+results table (mean ± sample std over seeds), merging per-seed runs and writing the JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+
+import numpy as np
+
+
+def parse_list(text: str, name: str, kind: Callable = float) -> list:
+    """Comma-separated values of type ``kind`` from option ``name``; ValueError naming it if bad or empty."""
+    try:
+        values = [kind(t) for t in str(text).replace(" ", "").split(",") if t]
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated {kind.__name__} values, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{name} must list at least one value, got {text!r}")
+    return values
+
+
+def summarize(records: Sequence[Mapping], epochs: int, short: int, density_label: str,
+              order: Mapping[str, int], extra: Sequence[Tuple[str, str]] = ()) -> List[Dict]:
+    """Print the table (one row per method and density; mean ± sample std over seeds) and return its rows.
+
+    ``order``: rank of methods listed first within a density (others follow alphabetically);
+    ``extra``: (column title, record key) of further columns, printed as means in percent.
+    """
+    groups: Dict[Tuple[str, float], list] = {}
+    for r in records:
+        groups.setdefault((r["method"], r["density"]), []).append(r)
+    titles = "".join(f" {t} |" for t, _ in extra)
+    print()
+    print(f"| method | density ({density_label}) | overall density | test accuracy (%) after {epochs} epochs "
+          f"| after {short} epochs |{titles} seeds |")
+    print("|---" * (6 + len(extra)) + "|")
+    rows = []
+    for (m, d), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], len(order)), kv[0][0])):
+        a = np.array([r["test_acc"] for r in rs]) * 100
+        b = np.array([r["test_acc_short"] for r in rs]) * 100
+        sd = lambda v: f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
+        od = 100 * float(np.mean([r.get("overall_density", d) for r in rs]))
+        means = {key: float(np.mean([r[key] for r in rs])) for _, key in extra}
+        cells = "".join(f" {100 * means[key]:.1f} |" for _, key in extra)
+        print(f"| {m} | {100 * d:g} % | {od:.3g} % | {a.mean():.2f}{sd(a)} | {b.mean():.2f}{sd(b)} |{cells} {len(rs)} |")
+        row = {"method": m, "density": d, "overall_density": od / 100, "test_acc_mean": float(a.mean()),
+               "test_acc_std": float(a.std(ddof=1)) if len(a) > 1 else None,
+               "test_acc_short_mean": float(b.mean()), "n": len(rs)}
+        row.update({f"{key}_mean": v for key, v in means.items()})
+        rows.append(row)
+    return rows
+
+
+def load_runs(files: Sequence[str]) -> Tuple[List[dict], List[Dict]]:
+    """(runs, all their records) of the JSON files written by earlier runs (``--merge``)."""
+    runs = [json.loads(Path(f).read_text()) for f in files]
+    return runs, [r for run in runs for r in run["records"]]
+
+
+def merged_config(runs: Sequence[Mapping], files: Sequence[str]) -> Dict:
+    """The first run's config with the seeds of all runs and the merged file names."""
+    return dict(runs[0]["config"], seeds=",".join(run["config"]["seeds"] for run in runs), merged=list(files))
+
+
+def write_json(out: Path, payload: Mapping) -> None:
+    """Write ``payload`` to ``out`` atomically (folder created if needed) and say so."""
+    from eventsim.io import atomic_write_text
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(payload, indent=1, default=float))
+    print(f"wrote {out}")
