@@ -36,6 +36,14 @@ Protocol (issue 5, the spiking part; see docs/ntt.md):
 
 ``--hidden N`` widens the hidden layer for every method, dense included (same protocol otherwise).
 
+``--bias-synapses`` (session 6): the twin has biases (64-H-10 on the pixels, ``MLPTwin(bias=True)``)
+instead of taking the bias neuron as a 65th input; its biases become the bias neuron's synapses
+(``NTTResult.to_connectomes(bias_neuron=True)``: one into every hidden neuron, one into every read-out
+through an in->out projection), never pruned, as the biases of an ANN, for every method alike. The
+pruned density d is then that of the pixel and hidden->out weights; the overall density in the
+table counts the bias synapses. ``--gain neuron``: one hidden gain per neuron instead of one per layer
+(each neuron matching the dense network's mean spike count per neuron).
+
 Writes ``benchmarks/results/ntt_lif_<task>.json`` and prints a table (mean ± std over seeds).
 """
 from __future__ import annotations
@@ -62,7 +70,7 @@ DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
 class Task:
     """What the experiment needs from a recipe: data, twin inputs, network shapes, training."""
 
-    def __init__(self, name: str, hidden: int | None = None):
+    def __init__(self, name: str, hidden: int | None = None, bias_synapses: bool = False):
         import eventsim as es
         from eventsim.optim import Adam, ExponentialDecay
 
@@ -102,21 +110,37 @@ class Task:
             self.sizes[1] = int(hidden)
         self.rec = rec
         self.splits = rec.data()
+        self.bias_synapses = bool(bias_synapses)
+        if self.bias_synapses:  # the bias neuron is the twin's bias; the twin sees the data inputs only
+            self.X_twin = self.X_twin[:, :-1]
+
+    def twin(self):
+        """The twin: bias-free with the bias neuron as its last input, or (``bias_synapses``) with biases
+        that become the bias neuron's synapses (never pruned, as the biases of an ANN)."""
+        from eventsim.ntt import MLPTwin
+
+        if self.bias_synapses:
+            return MLPTwin([self.sizes[0] - 1] + self.sizes[1:], names=["in", "hidden", "out"], bias=True)
+        return MLPTwin(self.sizes, names=["in", "hidden", "out"], bias=False)
 
     def dense(self, seed: int):
         return self.rec.build(seed, hidden=self.sizes[1])
 
-    def build_sparse(self, result, s_h: float, s_o: float):
-        """The recipe's network with ``result``'s connectomes, projections scaled by (s_h, s_o)."""
+    def build_sparse(self, result, s_h, s_o):
+        """The recipe's network with ``result``'s connectomes, projections scaled by (s_h, s_o): each a
+        float (one gain per projection) or an array with one gain per postsynaptic neuron."""
         import eventsim as es
 
         net = es.Network()
         net.add_input("in", self.sizes[0])
         net.add_population("hidden", self.sizes[1], es.LIFParams(tau_mem=20.0, tau_syn=5.0))
         net.add_population("out", self.sizes[2], self.out_params)
-        for name, c in result.to_connectomes([s_h, s_o]).items():
+        # bias_synapses: the twin's biases are the bias neuron's synapses (into the hidden layer as the
+        # last column of in->hidden, into the outputs as the projection in->out), scaled with their layer
+        for name, c in result.to_connectomes(bias_neuron=self.bias_synapses).items():
             src, dst = name.split("->")
-            net.connect(src, dst, c)
+            g = s_h if dst == "hidden" else s_o
+            net.connect(src, dst, c.to_dense() * np.reshape(g, (-1, 1)), mask=c.mask())
         return net
 
 
@@ -129,23 +153,26 @@ def _answered(res, population: str) -> float:
     return float(np.mean(res.counts(population).sum(axis=1) > 0))
 
 
-def _match_gain(build, calib, t_max: float, measure, target: float) -> float:
-    """Gain at which ``measure(result)`` reaches ``target`` (bisection on log10 in [-3, 4], 22 halvings;
-    the bracket's midpoint)."""
+def _match_gain(build, calib, t_max: float, measure, target, lo: float = -3.0, hi: float = 4.0):
+    """Gain at which ``measure(result)`` reaches ``target`` (bisection on log10 in [lo, hi], 22 halvings;
+    the bracket's midpoint). Vectorised: with an array ``target`` (one per neuron, ``measure`` returning
+    one value per neuron, neurons independent of each other's gains) every neuron is bisected at once."""
     import eventsim as es
 
-    lo, hi = -3.0, 4.0
+    lo = np.full(np.shape(target), lo)
+    hi = np.full(np.shape(target), hi)
     for _ in range(22):
         mid = 0.5 * (lo + hi)
-        if measure(es.simulate(build(10 ** mid), calib, t_max, progress=False)) < target:
-            lo = mid
-        else:
-            hi = mid
-    return 10 ** (0.5 * (lo + hi))
+        below = measure(es.simulate(build(10 ** mid), calib, t_max, progress=False)) < target
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    g = 10 ** (0.5 * (lo + hi))
+    return float(g) if np.ndim(g) == 0 else g
 
 
-def calibrate(task: Task, result, dense_net, calib, t_max: float):
-    """(s_h, s_o, target): hidden gain matching the dense network's hidden spike count; output gain:
+def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bool = False):
+    """(s_h, s_o, target): hidden gain matching the dense network's hidden spike count (``per_neuron``:
+    one gain per hidden neuron, each matching the dense network's mean count per neuron; neurons that
+    cannot reach it, e.g. without excitatory input, get the median gain of those that can); output gain:
     spiking outputs (Yin-Yang): the one at which the outputs answer (some output neuron fires)
     on as many calibration samples as the dense network's, at most 95 %; non-spiking read-outs
     (digits): the gain matching the dense network's RMS summed input weight per output neuron."""
@@ -153,14 +180,21 @@ def calibrate(task: Task, result, dense_net, calib, t_max: float):
 
     dense_res = es.simulate(dense_net, calib, t_max, progress=False)
     target = _spikes_per_sample(dense_res, "hidden")
-    s_h = _match_gain(lambda g: task.build_sparse(result, g, 1.0), calib, t_max,
-                      lambda r: _spikes_per_sample(r, "hidden"), target)
+    if per_neuron:
+        n_h = task.sizes[1]
+        per = lambda r: r.counts("hidden").mean(axis=0)  # noqa: E731
+        s_h = _match_gain(lambda g: task.build_sparse(result, g, 1.0), calib, t_max, per, np.full(n_h, target / n_h))
+        reached = per(es.simulate(task.build_sparse(result, s_h, 1.0), calib, t_max, progress=False)) >= 0.5 * target / n_h
+        s_h = np.where(reached, s_h, np.median(s_h[reached]) if reached.any() else 1.0)
+    else:
+        s_h = _match_gain(lambda g: task.build_sparse(result, g, 1.0), calib, t_max,
+                          lambda r: _spikes_per_sample(r, "hidden"), target)
     if np.isfinite(task.out_params.v_th):
         goal = min(0.95, _answered(dense_res, "out"))
         s_o = _match_gain(lambda g: task.build_sparse(result, s_h, g), calib, t_max, lambda r: _answered(r, "out"), goal)
     else:
         Wd = dense_net.projections["hidden->out"].to_dense()
-        Ws = result.to_connectomes()["hidden->out"].to_dense()
+        Ws = result.params["W1"]
         rms = lambda W: float(np.sqrt(np.mean(np.sum(W ** 2, axis=1))))  # noqa: E731
         s_o = rms(Wd) / max(rms(Ws), 1e-12)
     return s_h, s_o, target
@@ -184,6 +218,12 @@ def main(argv=None) -> int:
     ap.add_argument("--silent", choices=["none", "phantom"], default="none",
                     help="first-spike loss (Yin-Yang): the silent-label-neuron policy of FirstSpikeCE, for every "
                          "method alike (default: the recipe's, none)")
+    ap.add_argument("--bias-synapses", action="store_true",
+                    help="the twin has biases, mapped to the bias neuron's synapses (one per hidden and output neuron, "
+                         "never pruned, not counted in the pruned density; the overall density counts them)")
+    ap.add_argument("--gain", choices=["layer", "neuron"], default="layer",
+                    help="LIF operating point of the hidden layer: one gain for the layer (matching the dense network's "
+                         "spike count) or one per hidden neuron (each matching its mean count per neuron)")
     ap.add_argument("--no-dense", action="store_true",
                     help="do not train the dense network (it is still built: its spike count sets the operating point)")
     ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_lif_<task>[_phantom].json")
@@ -203,10 +243,10 @@ def main(argv=None) -> int:
     import torch
 
     import eventsim as es
-    from eventsim.ntt import MLPTwin, prune_baseline, run_ntt
+    from eventsim.ntt import prune_baseline, run_ntt
 
     torch.set_num_threads(1)
-    task = Task(args.task, args.hidden)
+    task = Task(args.task, args.hidden, bias_synapses=args.bias_synapses)
     keep_dense = task.keep_dense if args.keep_dense is None else tuple(k for k in args.keep_dense.split(",") if k)
     projections = ["in->hidden", "hidden->out"]
     bad = [k for k in keep_dense if k not in projections]
@@ -241,17 +281,18 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         es.train.fit(net, tr, y, loss, t_max, optimizer=opt, epochs=args.epochs, batch_size=task.rec.BATCH,
                      seed=seed, val=(va, yv), progress=False, restore_best=task.select_best, callbacks=[cb])
-        return es.train.evaluate(net, te, yt, loss, t_max)[1], short.get("acc"), time.perf_counter() - t0
+        tt = time.perf_counter() - t0
+        return es.train.evaluate(net, te, yt, loss, t_max)[1], short.get("acc"), tt, es.train.evaluate(net, va, yv, loss, t_max)[1]
 
     for seed in seeds:
         dense = task.dense(seed)
         if not args.no_dense:
-            acc, acc_s, tt = train_eval(task.dense(seed), seed)
+            acc, acc_s, tt, acc_v = train_eval(task.dense(seed), seed)
             records.append({"method": "dense", "density": 1.0, "overall_density": 1.0, "seed": seed, "test_acc": acc,
-                            "test_acc_short": acc_s, "train_s": tt})
+                            "test_acc_short": acc_s, "val_acc": acc_v, "train_s": tt})
             print(f"dense         seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
                   f"{100 * acc_s:.2f} %)  {tt:.0f} s", flush=True)
-        twin = MLPTwin(task.sizes, names=["in", "hidden", "out"], bias=False)
+        twin = task.twin()
         n_all = sum(task.sizes[i] * task.sizes[i + 1] for i in range(len(task.sizes) - 1))
         for d in densities:
             for m in methods:
@@ -262,18 +303,22 @@ def main(argv=None) -> int:
                 else:
                     res = prune_baseline(m, twin, d, seed=seed, X=task.X_twin, y=task.y_twin, keep_dense=keep_weights)
                 t_init = time.perf_counter() - t0
-                s_h, s_o, target = calibrate(task, res, dense, calib, t_max)
+                s_h, s_o, target = calibrate(task, res, dense, calib, t_max, per_neuron=args.gain == "neuron")
                 net = task.build_sparse(res, s_h, s_o)
-                rate = float(es.simulate(net, calib, t_max, progress=False).counts("hidden").sum()) / calib.n_samples
-                acc, acc_s, tt = train_eval(net, seed)
+                counts = es.simulate(net, calib, t_max, progress=False).counts("hidden")
+                rate = float(counts.sum()) / calib.n_samples
+                active = float(np.mean(counts.sum(axis=0) > 0))
+                acc, acc_s, tt, acc_v = train_eval(net, seed)
                 n_syn = int(sum(p.n_synapses for p in net.projections.values()))
                 rec = {"method": m, "density": d, "overall_density": n_syn / n_all, "seed": seed, "test_acc": acc,
-                       "test_acc_short": acc_s, "init_s": t_init, "train_s": tt, "gain_hidden": s_h, "gain_out": s_o,
+                       "test_acc_short": acc_s, "val_acc": acc_v, "init_s": t_init, "train_s": tt,
+                       "gain_hidden": float(np.median(s_h)), "gain_out": s_o, "active_hidden_fraction": active,
                        "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
                        "keep_dense": list(keep_dense)}
                 records.append(rec)
                 print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
-                      f"{100 * acc_s:.2f} %), gains {s_h:.3g}/{s_o:.3g}, hidden spikes {rate:.1f} "
+                      f"{100 * acc_s:.2f} %; val {100 * acc_v:.2f} %), gains {np.median(s_h):.3g}/{s_o:.3g}, hidden spikes {rate:.1f} "
+                      f"({100 * active:.0f} % of neurons active) "
                       f"(target {target:.1f}), init {t_init:.1f} s, train {tt:.0f} s", flush=True)
 
     rows = summarize(records, args.epochs, args.short, **table)

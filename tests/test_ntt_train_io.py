@@ -166,6 +166,30 @@ def test_connectomes_and_rescale(ntt_result):
             rescale_weights({"a": np.ones(2), "b": np.ones(2)}, bad)
 
 
+def test_connectomes_with_a_bias_neuron_compute_the_twin():
+    """bias_neuron=True: a ReLU network evaluated from the connectomes alone, with the input [x, 1],
+    gives the twin's logits (oracle: the twin's own forward pass); biases scale with their layer."""
+    pytest.importorskip("eventsim.connectome")
+    r = prune_baseline("random", TW, 0.2, seed=1)
+    r.params.update({k: np.random.default_rng(2).normal(0, 0.5, v.shape) for k, v in r.params.items() if k[0] == "b"})
+    conns = r.to_connectomes(bias_neuron=True)
+    assert list(conns) == ["in->hidden1", "hidden1->hidden2", "in->hidden2", "hidden2->out", "in->out"]
+    assert conns["in->hidden1"].n_synapses == r.masks["W0"].sum() + 32
+    assert conns["in->out"].n_synapses == 4 and np.all(conns["in->out"].mask()[:, :-1] == 0)
+    xb = np.concatenate([X[:5], np.ones((5, 1))], axis=1)
+    h1 = np.maximum(xb @ conns["in->hidden1"].to_dense().T, 0)
+    h2 = np.maximum(h1 @ conns["hidden1->hidden2"].to_dense().T + xb @ conns["in->hidden2"].to_dense().T, 0)
+    f = h2 @ conns["hidden2->out"].to_dense().T + xb @ conns["in->out"].to_dense().T
+    tw = r.twin()
+    f_twin = tw.apply({k: torch.as_tensor(v) for k, v in r.params.items()}, torch.as_tensor(X[:5])).numpy()
+    np.testing.assert_allclose(f, f_twin, rtol=1e-12, atol=1e-12)
+    scaled = r.to_connectomes(scales=[2.0, 3.0, 0.5], bias_neuron=True)
+    np.testing.assert_allclose(scaled["in->hidden1"].to_dense()[:, -1], 2.0 * r.params["b0"])
+    np.testing.assert_allclose(scaled["in->out"].to_dense()[:, -1], 0.5 * r.params["b2"])
+    with pytest.raises(ValueError, match="bias_neuron"):
+        prune_baseline("random", MLPTwin([8, 4, 2], bias=False), 0.5).to_connectomes(bias_neuron=True)
+
+
 def test_result_rejects_nonzero_pruned_weight(ntt_result):
     params = {k: v.copy() for k, v in ntt_result.params.items()}
     m = ntt_result.masks["W0"]

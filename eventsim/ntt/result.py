@@ -128,27 +128,53 @@ class NTTResult:
         new.provenance["weight_scales"] = _scale_dict(list(self.masks), scales)
         return new
 
-    def to_connectomes(self, scales: Union[Mapping[str, float], Sequence[float], float, None] = None) -> Dict[str, Any]:
+    def to_connectomes(self, scales: Union[Mapping[str, float], Sequence[float], float, None] = None,
+                       bias_neuron: bool = False) -> Dict[str, Any]:
         """One ``eventsim.connectome.Connectome`` per projection, keyed ``"src->dst"``.
 
         Weights are ``W[post, pre]`` (the twin's effective weights, times ``scales`` if given, see
         ``rescale_weights``); the connectivity is the mask (kept weights that happen to be 0 stay
         synapses). Each connectome's provenance is this result's provenance plus ``projection``,
         ``param`` and the loss histories.
+
+        ``bias_neuron=True`` (MLP twins with biases): the biases become the synapses of a bias neuron,
+        an extra last neuron of the input population that the caller makes fire once at the start of
+        every sample (as the twin's constant input 1). Layer 0's bias ``b0`` is appended to the
+        first projection as its last column (so ``in`` has ``n_in + 1`` neurons); the bias ``b_l`` of a
+        later layer is a projection of its own, ``"in->dst"``, whose only synapses are the bias
+        neuron's. Biases are never pruned (every post neuron gets its bias synapse) and are scaled
+        with their layer's weights (``scales``), since a bias is a weight from a constant input.
         """
         from ..connectome import Connectome
 
         res = self if scales is None else self.rescaled(scales)
         tw = res.twin()
+        if bias_neuron and not (res.twin_spec.get("kind") == "mlp" and res.twin_spec.get("bias")):
+            raise ValueError(f"bias_neuron=True needs an MLP twin with biases (MLPTwin(..., bias=True)), "
+                             f"got twin {res.twin_spec!r}")
+        gains = _scale_dict(list(self.masks), 1.0 if scales is None else scales)
         out = {}
-        for name, src, dst in tw.projections():
+        for l, (name, src, dst) in enumerate(tw.projections()):
             prov = dict(res.provenance)
             prov.update({"projection": f"{src}->{dst}", "param": name, "twin": dict(res.twin_spec)})
             for k, v in res.history.items():
                 prov[f"history_{k}"] = np.asarray(v)
-            out[f"{src}->{dst}"] = Connectome.from_dense(tw.post_pre(name, res.params[name]),
-                                                         mask=tw.post_pre(name, res.masks[name]),
-                                                         provenance=prov)
+            W = tw.post_pre(name, res.params[name])
+            M = tw.post_pre(name, res.masks[name]).astype(bool)
+            if bias_neuron:
+                b = np.asarray(self.params[f"b{l}"], dtype=np.float64) * gains[name]
+                if l == 0:
+                    W = np.concatenate([W, b[:, None]], axis=1)
+                    M = np.concatenate([M, np.ones((M.shape[0], 1), bool)], axis=1)
+            out[f"{src}->{dst}"] = Connectome.from_dense(W, mask=M, provenance=prov)
+            if bias_neuron and l > 0:
+                n_in = tw.sizes[0] + 1
+                Wb = np.zeros((b.size, n_in))
+                Wb[:, -1] = b
+                Mb = np.zeros((b.size, n_in), bool)
+                Mb[:, -1] = True
+                prov_b = dict(prov, projection=f"{tw.names[0]}->{dst}", param=f"b{l}")
+                out[f"{tw.names[0]}->{dst}"] = Connectome.from_dense(Wb, mask=Mb, provenance=prov_b)
         return out
 
     def save(self, path) -> None:
