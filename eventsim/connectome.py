@@ -88,7 +88,9 @@ class Connectome:
                 if isinstance(v, np.ndarray) or (isinstance(v, (list, tuple)) and v and
                                                  all(isinstance(x, (int, float)) for x in v)):
                     g.create_dataset(k, data=np.asarray(v))
-                elif isinstance(v, (str, int, float, bool, np.integer, np.floating)):
+                elif isinstance(v, str):
+                    g.attrs[k] = str(v)  # str subclasses (e.g. torch's TorchVersion) have no HDF5 type
+                elif isinstance(v, (int, float, bool, np.integer, np.floating)):
                     g.attrs[k] = v
                 else:
                     g.attrs[k] = json.dumps(v)

@@ -222,6 +222,20 @@ def test_plot_and_cli(tmp_path, ntt_result):
     Xg = np.random.default_rng([2, 5]).standard_normal((1024, 5, 3))
     lk, l2 = balanced_lambdas(GRUTwin(3, 6, 4, 5), Xg, 0.3, seed=2, batch_size=8)
     assert pg["lambda_k"] == pytest.approx(lk, rel=1e-12) and pg["lambda_2"] == pytest.approx(l2, rel=1e-12)
+    # --bias-neuron: the connectome files carry the biases as the bias neuron's synapses
+    cdir = tmp_path / "conns"
+    cdir.mkdir()
+    assert main(["--layers", "8,16,4", "--density", "0.25", "--steps", "3", "--batch-size", "16", "--data", "gaussian",
+                 "--out", str(out), "--connectome-dir", str(cdir), "--bias-neuron", "--quiet"]) == 0
+    from eventsim.connectome import load_connectome
+
+    rb = load_result(out)
+    c_in = load_connectome(cdir / "in_to_hidden.h5")  # also: a fresh result's provenance (TorchVersion) saves
+    assert c_in.n_pre == 9 and c_in.n_synapses == rb.masks["W0"].sum() + 16
+    np.testing.assert_allclose(c_in.to_dense()[:, -1], rb.params["b0"])
+    np.testing.assert_allclose(load_connectome(cdir / "in_to_out.h5").to_dense()[:, -1], rb.params["b1"])
+    assert main(["--layers", "8,16,4", "--density", "0.25", "--data", "gaussian", "--out", str(out), "--no-bias",
+                 "--connectome-dir", str(cdir), "--bias-neuron", "--quiet"]) == 2
     assert main(["--layers", "8,x,4", "--density", "0.1", "--out", str(out), "--quiet"]) == 2
     assert main(["--layers", "8,16,4", "--density", "0", "--data", "gaussian", "--out", str(out), "--quiet"]) == 2
 

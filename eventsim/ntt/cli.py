@@ -49,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--connectome-dir", default=None,
                         help="also write one eventsim.connectome file per projection into this folder")
+    parser.add_argument("--bias-neuron", action="store_true",
+                        help="with --connectome-dir (MLP with biases): write the biases as the synapses of a bias "
+                             "neuron, the last neuron of 'in', which must fire once at the start of every sample "
+                             "(NTTResult.to_connectomes(bias_neuron=True)); without it the files hold the weights only")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -101,6 +105,8 @@ def cli_ntt(args: argparse.Namespace) -> int:
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         raise ValueError(f"--out: folder {out_dir!r} does not exist")
+    if args.bias_neuron and (args.twin != "mlp" or args.no_bias or not args.connectome_dir):
+        raise ValueError("--bias-neuron needs --twin mlp with biases (no --no-bias) and --connectome-dir")
     if args.twin == "mlp":
         twin = MLPTwin(sizes, bias=not args.no_bias)
     else:
@@ -144,10 +150,13 @@ def cli_ntt(args: argparse.Namespace) -> int:
     if args.connectome_dir:
         if not os.path.isdir(args.connectome_dir):
             raise ValueError(f"--connectome-dir: folder {args.connectome_dir!r} does not exist")
-        for name, c in res.to_connectomes().items():
+        for name, c in res.to_connectomes(bias_neuron=args.bias_neuron).items():
             path = os.path.join(args.connectome_dir, name.replace("->", "_to_") + ".h5")
             c.save(path)
             print(f"  wrote {path} ({c!r})")
+        if args.twin == "mlp" and not args.no_bias and not args.bias_neuron:
+            print("  note: the connectome files hold the weights only, not the biases "
+                  "(--bias-neuron writes them as a bias neuron's synapses)")
     return 0
 
 

@@ -271,7 +271,7 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
         "mask_every": mask_every, "keep_dense": list(keep_dense), "dtype": str(td).replace("torch.", ""),
         "ntk": "closed_form" if (twin.kind == "mlp" or variant == "all") else "torch.func", "n_inputs": int(n),
         "topk": "k = max(1, floor(d*n + 0.5)) per weight tensor, ties by lower flat index",
-        "wall_time_s": wall, "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
+        "wall_time_s": wall, "torch_threads": torch.get_num_threads(), "torch_version": str(torch.__version__),
         "eval_ntk_initial": ev["ntk"][0], "eval_out_initial": ev["out"][0],
         "eval_ntk_final": ev["ntk"][-1], "eval_out_final": ev["out"][-1],
         "loss_final": hist["total"][-1],

@@ -156,7 +156,7 @@ def run_digits(sizes: Sequence[int] = DEFAULT_SIZES, densities: Sequence[float] 
            "ntt": {k: (list(v) if isinstance(v, tuple) else v) for k, v in nk.items()},
            "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in tk.items()},
            "validation": bool(validation), "dense_readout": bool(dense_readout), "data": "sklearn digits, eventsim.data.digits_arrays, z-scored",
-           "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
+           "torch_threads": torch.get_num_threads(), "torch_version": str(torch.__version__),
            "total_time_s": time.perf_counter() - t_start}
     return {"config": cfg, "records": records, "summary": summarize(records)}
 
