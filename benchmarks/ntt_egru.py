@@ -54,6 +54,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ntt-steps", type=int, default=300)
     ap.add_argument("--ntt-batch", type=int, default=32, help="inputs per NTT step (half on each side of the NTK)")
     ap.add_argument("--mask-every", type=int, default=50)
+    ap.add_argument("--lambda-2", type=float, default=None,
+                    help="NTT's L2 weight (default: from balanced_lambdas; 0 switches the L2 term off, which stops the "
+                         "transfer from shrinking R, see docs/ntt.md)")
     ap.add_argument("--no-dense", action="store_true", help="skip the dense and dense_twin runs")
     ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_egru_digits.json")
     ap.add_argument("--merge", nargs="+", default=None,
@@ -82,6 +85,8 @@ def main(argv=None) -> int:
     densities = parse_list(args.densities, "--densities")
     seeds = parse_list(args.seeds, "--seeds", int)
     methods = parse_list(args.methods, "--methods", str)
+    if args.lambda_2 is not None and not (np.isfinite(args.lambda_2) and args.lambda_2 >= 0):
+        raise ValueError(f"--lambda-2 must be a finite number >= 0, got {args.lambda_2!r}")
     if args.short < 1 or args.short > cfg["epochs"]:
         raise ValueError(f"--short must be in [1, {cfg['epochs']}], got {args.short!r}")
     Xtr, ytr = tasks.digits_sequences("train", "row")
@@ -110,6 +115,8 @@ def main(argv=None) -> int:
                       f"train {r['train_s']:.0f} s", flush=True)
         for d in densities:
             lam_k, lam_2 = balanced_lambdas(twin, Xtr, d, seed=seed, batch_size=args.ntt_batch, keep_dense=keep)
+            if args.lambda_2 is not None:
+                lam_2 = args.lambda_2
             for m in methods:
                 t0 = time.perf_counter()
                 extra = {}
