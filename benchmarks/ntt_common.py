@@ -59,8 +59,16 @@ def load_runs(files: Sequence[str]) -> Tuple[List[dict], List[Dict]]:
 
 
 def merged_config(runs: Sequence[Mapping], files: Sequence[str]) -> Dict:
-    """The first run's config with the seeds of all runs and the merged file names."""
-    return dict(runs[0]["config"], seeds=",".join(run["config"]["seeds"] for run in runs), merged=list(files))
+    """The first run's config with the seeds and densities of all runs (each once, sorted) and the
+    merged file names."""
+    def union(key, kind):
+        vals = {kind(v) for run in runs for v in str(run["config"].get(key, "")).split(",") if v}
+        return ",".join(f"{v:g}" if kind is float else str(v) for v in sorted(vals))
+
+    cfg = dict(runs[0]["config"], seeds=union("seeds", int), merged=list(files))
+    if "densities" in cfg:
+        cfg["densities"] = union("densities", float)
+    return cfg
 
 
 def write_json(out: Path, payload: Mapping) -> None:
