@@ -13,7 +13,8 @@ Protocol (issue 5, the EGRU part; see docs/ntt.md):
    (10 x H, 0.6 % of the weights at H = 512) kept dense: NTT (``run_ntt`` on the unlabelled training
    sequences, the closed-form GRU NTK, ``--ntt-steps`` steps of batch ``--ntt-batch``, mask update
    every ``--mask-every`` steps, loss weights from ``balanced_lambdas``: the GRU twin's logits are
-   ~100x smaller than the MLP twins', so the default weights would leave only the L2 term), random,
+   ~100x smaller than the MLP twins', so the default weights would leave only the L2 term; ``--lambda-2``
+   overrides lambda_2, e.g. 0: the L2 term is what shrinks R, docs/ntt.md), random,
    magnitude, SNIP (labelled, 128 samples), all from the same twin initialisation ``seed``.
    "dense" is the recipe itself (its own initialisation); "dense_twin" the unpruned twin
    initialisation trained the same way (separates the twin's initialisation from the pruning).

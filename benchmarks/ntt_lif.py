@@ -172,7 +172,8 @@ def _match_gain(build, calib, t_max: float, measure, target, lo: float = -3.0, h
 def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bool = False):
     """(s_h, s_o, target): hidden gain matching the dense network's hidden spike count (``per_neuron``:
     one gain per hidden neuron, each matching the dense network's mean count per neuron; neurons that
-    cannot reach it, e.g. without excitatory input, get the median gain of those that can); output gain:
+    do not reach half of it at the bisection's end, e.g. without excitatory input, get the median gain
+    of those that do); output gain:
     spiking outputs (Yin-Yang): the one at which the outputs answer (some output neuron fires)
     on as many calibration samples as the dense network's, at most 95 %; non-spiking read-outs
     (digits): the gain matching the dense network's RMS summed input weight per output neuron."""

@@ -186,6 +186,7 @@ def test_connectomes_with_a_bias_neuron_compute_the_twin():
     scaled = r.to_connectomes(scales=[2.0, 3.0, 0.5], bias_neuron=True)
     np.testing.assert_allclose(scaled["in->hidden1"].to_dense()[:, -1], 2.0 * r.params["b0"])
     np.testing.assert_allclose(scaled["in->out"].to_dense()[:, -1], 0.5 * r.params["b2"])
+    np.testing.assert_allclose(r.rescaled([2.0, 3.0, 0.5]).params["b1"], 3.0 * r.params["b1"])
     with pytest.raises(ValueError, match="bias_neuron"):
         prune_baseline("random", MLPTwin([8, 4, 2], bias=False), 0.5).to_connectomes(bias_neuron=True)
 

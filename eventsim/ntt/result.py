@@ -121,11 +121,20 @@ class NTTResult:
         return {k: tw.post_pre(k, self.params[k]) for k in self.masks}
 
     def rescaled(self, scales: Union[Mapping[str, float], Sequence[float], float]) -> "NTTResult":
-        """A copy with weights multiplied per layer (``rescale_weights``); scales recorded in provenance."""
+        """A copy with weights multiplied per layer (``rescale_weights``); scales recorded in provenance.
+
+        An MLP twin's bias ``b_l`` is scaled with its layer's ``W_l`` (a bias is a weight from a constant
+        input, so the layer's whole pre-activation is scaled, as for a LIF layer's gain)."""
         new = copy.deepcopy(self)
         w = rescale_weights({k: self.params[k] for k in self.masks}, scales)
         new.params.update(w)
-        new.provenance["weight_scales"] = _scale_dict(list(self.masks), scales)
+        gains = _scale_dict(list(self.masks), scales)
+        if self.twin_spec.get("kind") == "mlp":
+            for name, g in gains.items():
+                b = "b" + name[1:]
+                if b in new.params:
+                    new.params[b] = np.asarray(self.params[b], dtype=np.float64) * g
+        new.provenance["weight_scales"] = gains
         return new
 
     def to_connectomes(self, scales: Union[Mapping[str, float], Sequence[float], float, None] = None,
@@ -152,7 +161,6 @@ class NTTResult:
         if bias_neuron and not (res.twin_spec.get("kind") == "mlp" and res.twin_spec.get("bias")):
             raise ValueError(f"bias_neuron=True needs an MLP twin with biases (MLPTwin(..., bias=True)), "
                              f"got twin {res.twin_spec!r}")
-        gains = _scale_dict(list(self.masks), 1.0 if scales is None else scales)
         out = {}
         for l, (name, src, dst) in enumerate(tw.projections()):
             prov = dict(res.provenance)
@@ -161,11 +169,10 @@ class NTTResult:
                 prov[f"history_{k}"] = np.asarray(v)
             W = tw.post_pre(name, res.params[name])
             M = tw.post_pre(name, res.masks[name]).astype(bool)
-            if bias_neuron:
-                b = np.asarray(self.params[f"b{l}"], dtype=np.float64) * gains[name]
-                if l == 0:
-                    W = np.concatenate([W, b[:, None]], axis=1)
-                    M = np.concatenate([M, np.ones((M.shape[0], 1), bool)], axis=1)
+            b = np.asarray(res.params[f"b{l}"], dtype=np.float64) if bias_neuron else None  # scaled by rescaled()
+            if bias_neuron and l == 0:
+                W = np.concatenate([W, b[:, None]], axis=1)
+                M = np.concatenate([M, np.ones((M.shape[0], 1), bool)], axis=1)
             out[f"{src}->{dst}"] = Connectome.from_dense(W, mask=M, provenance=prov)
             if bias_neuron and l > 0:
                 n_in = tw.sizes[0] + 1
