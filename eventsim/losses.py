@@ -6,13 +6,15 @@ size (arrays of shape (n_samples, n_neurons_of_population) unless noted):
 
 - ``first_spike_grad``: dL/dt of each neuron's first spike (ms^-1), 0 for silent neurons;
 - ``spike_grad``: dL/dt_k for every recorded spike k (shape (n_spikes,), aligned with ``Result.times``);
-- ``vmax_grad``: dL/dVmax of non-spiking read-outs (Vmax = max of V over [0, t_max]);
+- ``vmax_grad``: dL/dVmax of non-spiking read-outs (Vmax = max of V over [0, t_max]), or of spiking
+  neurons in samples where they stayed silent (then Vmax is ``Result.silent_peak``);
 - ``vint_grad``: dL/dQ of non-spiking read-outs (Q = integral of V over [0, t_max], ms);
 - ``phantom_grad``: heuristic dL/dt of a *missing* spike, applied as if it occurred at t_max;
 - ``spike_kick``: heuristic kick added to dL/dV just before every spike of a neuron.
 
 Exact (the gradient returned is the true gradient of the value for the current spike pattern):
-``FirstSpikeCE`` (for samples whose label neuron fires), ``MaxVoltageCE``, ``VoltageIntegralCE``.
+``FirstSpikeCE`` (for samples whose label neuron fires), ``MaxVoltageCE``, ``VoltageIntegralCE``,
+``SilentPeakReg`` (pulls up the peak V of silent neurons; ``vmax_grad`` on a spiking population).
 Heuristic (documented, not a gradient of anything): ``FirstSpikeCE(silent="phantom")`` for samples
 whose label neuron is silent, and ``SpikeCountReg``. Losses are combined by passing a list.
 """
@@ -268,6 +270,57 @@ class SpikeCountReg(Loss):
 
     def predict(self, result) -> np.ndarray:
         raise ValueError("SpikeCountReg is a regulariser; predict with the main loss")
+
+
+@dataclass
+class SilentPeakReg(Loss):
+    """Pulls up the peak voltage of neurons that stayed silent, which spike-based gradients cannot reach.
+
+    EventProp's gradient reaches a neuron only through its spikes: a hidden neuron that is silent on
+    every sample gets no gradient from any spike-based loss, so its input weights never change and it
+    stays silent for ever. For the neurons S of ``population`` that are silent on *every* sample of the
+    batch (``scope="batch"``, default: neurons that fire on some sample are left to the main loss) or
+    silent in the sample considered (``scope="sample"``), the value is::
+
+        L = strength * mean_b sum_{n in S} (v_th - Vmax_bn)        (dimensionless voltage)
+
+    with Vmax_bn the exact maximum of V over [0, t_max] (``Result.silent_peak``). A silent neuron's V
+    is the free response to its arrivals, so Vmax is differentiable in the weights and the gradient
+    (``vmax_grad = -strength / B`` on S, EventProp with the peak as a read-out's) is exact for the
+    current spike pattern. As any term of a sum with Adam, its scale only matters relative to the
+    main loss on weights that both reach; weights into neurons of S are moved by this term alone.
+    """
+
+    population: str = "hidden"
+    strength: float = 1e-3
+    scope: str = "batch"
+    needs = "spiking"
+
+    def __post_init__(self):
+        if not (isinstance(self.strength, (int, float)) and math.isfinite(self.strength) and self.strength >= 0):
+            raise ValueError(f"strength must be a finite number >= 0, got {self.strength!r}")
+        if self.scope not in ("batch", "sample"):
+            raise ValueError(f"scope must be 'batch' or 'sample', got {self.scope!r}")
+
+    def silent_set(self, result) -> np.ndarray:
+        """(n_samples, n) bool: the (sample, neuron) pairs the term acts on."""
+        silent = result.counts(self.population) == 0
+        if self.scope == "batch":
+            silent = np.broadcast_to(silent.all(axis=0, keepdims=True), silent.shape)
+        return silent
+
+    def value_and_parts(self, result, labels):
+        S = self.silent_set(result)
+        B = S.shape[0]
+        if B == 0 or not S.any():
+            return 0.0, {}
+        vmax, _ = result.silent_peak(self.population)
+        v_th = float(result.layout.v_th[result.layout.pop_index[self.population]])
+        value = self.strength * float(np.sum(np.where(S, v_th - vmax, 0.0))) / B
+        return value, {"vmax_grad": np.where(S, -self.strength / B, 0.0)}
+
+    def predict(self, result) -> np.ndarray:
+        raise ValueError("SilentPeakReg is a regulariser; predict with the main loss")
 
 
 LossSpec = Union[Loss, Sequence[Loss]]

@@ -85,6 +85,36 @@ class Result:
         """(n_samples, n) exact integral of V over [0, t_max] (ms x voltage)."""
         return self._readout(self.vint, population)
 
+    def silent_peak(self, population: str):
+        """(vmax, tmax): exact max of V over [0, t_max] and its time (ms), shape (n_samples, n), for the
+        neurons of a *spiking* population that did not fire in that sample; NaN where the neuron fired.
+
+        A neuron that stayed silent never reset, so its V is the free response to its arrivals and its
+        peak is what a read-out's tracking would give; it is replayed from the recorded spikes
+        (``eventsim.kernels.silent_peak``), so call this before the network's weights change. Also keeps
+        I just before each peak for EventProp (``vmax_grad`` of spiking populations).
+        """
+        o, n = self._pop(population)
+        lay = self.layout
+        if not np.isfinite(lay.v_th[lay.pop_index[population]]):
+            raise ValueError(f"population {population!r} does not spike; use max_voltage for read-outs")
+        cache = self.__dict__.setdefault("_silent_peak_cache", {})
+        if population not in cache:
+            from .kernels.silent_peak import silent_peaks_batch
+
+            B, N = self.n_samples, lay.n_neurons
+            sel = np.zeros((B, N), dtype=np.bool_)
+            sel[:, o:o + n] = self.counts(population) == 0
+            vmax, tmax, imax = (np.full((B, N), np.nan) for _ in range(3))
+            in_t, in_id, in_off = self.merged_inputs
+            silent_peaks_batch(sel, np.ascontiguousarray(in_off, dtype=np.int64), np.ascontiguousarray(in_t, dtype=np.float64),
+                               np.ascontiguousarray(in_id, dtype=np.int32), self.offsets, self.times, self.ids,
+                               lay.pop_of, lay.tau_m, lay.tau_s, lay.v_leak, lay.indptr, lay.tgt, lay.w, lay.d,
+                               self.v_init, self.t_max, vmax, tmax, imax)
+            cache[population] = (vmax[:, o:o + n], tmax[:, o:o + n], imax[:, o:o + n])
+        vmax, tmax, _ = cache[population]
+        return vmax.copy(), tmax.copy()
+
     def _recorded(self, arr: Optional[np.ndarray], population: str) -> np.ndarray:
         if arr is None:
             raise ValueError("nothing was recorded: pass record= and record_times= to simulate()")

@@ -120,6 +120,7 @@ def value_and_grad(net: Network, inputs, labels, loss: LossSpec, t_max: float, *
     inj_ph = np.zeros((B, N))
     samp = np.repeat(np.arange(B), np.diff(res.offsets))
     total = 0.0
+    peaks = None  # (vmax, tmax, imax) with the peaks of silent spiking neurons filled in, if a loss asks
     for l in losses:
         value, parts = l.value_and_parts(res, labels)
         total += float(value)
@@ -139,6 +140,18 @@ def value_and_grad(net: Network, inputs, labels, loss: LossSpec, t_max: float, *
             kick[sel] += parts["spike_kick"][samp[sel], res.ids[sel] - o]
         if "vmax_grad" in parts:
             gmax[:, o:o + n] += parts["vmax_grad"]
+            if not layout.track[layout.pop_index[l.population]]:
+                # a spiking population: only neurons silent in the sample have a (differentiable) peak
+                pv, pt = res.silent_peak(l.population)
+                pi = res._silent_peak_cache[l.population][2]
+                asked = parts["vmax_grad"] != 0
+                if np.any(asked & np.isnan(pv)):
+                    raise ValueError(f"loss {type(l).__name__} returned vmax_grad for neurons of {l.population!r} "
+                                     "that fired; only silent neurons of a spiking population have a peak gradient")
+                if peaks is None:
+                    peaks = [res.vmax.copy(), res.tmax.copy(), getattr(res, "imax", np.zeros((B, N))).copy()]
+                for arr, src in zip(peaks, (pv, pt, pi)):
+                    arr[:, o:o + n] = np.where(asked, src, arr[:, o:o + n])
         if "vint_grad" in parts:
             gint[:, o:o + n] += parts["vint_grad"]
         if "phantom_grad" in parts:
@@ -164,12 +177,15 @@ def value_and_grad(net: Network, inputs, labels, loss: LossSpec, t_max: float, *
         imax = getattr(res, "imax", None)
         if imax is None:
             imax = np.zeros((B, N))
+        vmax_b, tmax_b = res.vmax, res.tmax
+        if peaks is not None:
+            vmax_b, tmax_b, imax = peaks
         backward_batch(n_chunks, res.offsets, res.times, res.ids, res.currents, G, kick,
                        np.ascontiguousarray(in_off, dtype=np.int64), np.ascontiguousarray(in_t, dtype=np.float64),
                        np.ascontiguousarray(in_id, dtype=np.int32),
                        layout.pop_of, layout.tau_m, layout.tau_s, layout.v_th, layout.v_reset, layout.v_leak,
                        g_ptr, g_start, g_end, g_d, layout.tgt, layout.w,
-                       gint, gmax, res.tmax, res.vmax, imax, inj_ph, float(res.t_max), wants_delays, gr, dg)
+                       gint, gmax, tmax_b, vmax_b, imax, inj_ph, float(res.t_max), wants_delays, gr, dg)
         grad = gr.sum(axis=0)
         if wants_delays:
             dgrad = dg.sum(axis=0)

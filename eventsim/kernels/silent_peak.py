@@ -1,0 +1,94 @@
+"""Exact peak of V of neurons that stayed silent, computed after the simulation from the recorded spikes.
+
+A LIF neuron that did not fire in a sample never reset, so over [0, t_max] its V is the free response
+to its synaptic arrivals, exactly as a non-spiking read-out's: the same piecewise solution, the same
+maximum. The forward kernel tracks that maximum only for read-out populations (it costs work on every
+arrival); this kernel replays the arrivals into the selected (sample, neuron) pairs instead, from the
+input spikes and the recorded spikes, and returns what the read-out tracking would have returned:
+V_max, its time and I just before it (the left limit, as EventProp's kink term needs).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .lif import free_evolve, interval_max, pop_consts
+
+
+@njit(cache=True)
+def silent_peaks_sample(sel, in_t, in_id, sp_t, sp_id, pop_of, tau_m_p, tau_s_p, v_l_p,
+                        indptr, tgt, w, d, V0, t_max, vmax, tmax, imax):
+    """One sample: fill ``vmax, tmax, imax`` (length N) for the neurons with ``sel`` True (others untouched).
+
+    Arrivals are the input spikes ``in_t, in_id`` and recorded spikes ``sp_t, sp_id`` (global source
+    ids) through the fan-out CSR ``indptr, tgt, w, d`` (delays ms); arrivals after ``t_max`` are
+    ignored, as in the simulation. ``V0`` is each neuron's V at t = 0.
+    """
+    n_src = in_t.size + sp_t.size
+    n_arr = 0
+    for q in range(n_src):
+        j = in_id[q] if q < in_t.size else sp_id[q - in_t.size]
+        ts = in_t[q] if q < in_t.size else sp_t[q - in_t.size]
+        for kk in range(indptr[j], indptr[j + 1]):
+            if sel[tgt[kk]] and ts + d[kk] <= t_max:
+                n_arr += 1
+    at = np.empty(n_arr)
+    am = np.empty(n_arr, dtype=np.int64)
+    aw = np.empty(n_arr)
+    a = 0
+    for q in range(n_src):
+        j = in_id[q] if q < in_t.size else sp_id[q - in_t.size]
+        ts = in_t[q] if q < in_t.size else sp_t[q - in_t.size]
+        for kk in range(indptr[j], indptr[j + 1]):
+            if sel[tgt[kk]] and ts + d[kk] <= t_max:
+                at[a] = ts + d[kk]
+                am[a] = tgt[kk]
+                aw[a] = w[kk]
+                a += 1
+    # by neuron, then by time (a stable sort keeps simultaneous arrivals in delivery order)
+    o1 = np.argsort(at, kind="mergesort")
+    o2 = np.argsort(am[o1], kind="mergesort")
+    order = o1[o2]
+    N = sel.size
+    first = np.full(N, n_arr, dtype=np.int64)  # each neuron's first arrival in ``order``
+    for r in range(n_arr - 1, -1, -1):
+        first[am[order[r]]] = r
+    for m in range(N):
+        if not sel[m]:
+            continue
+        p = pop_of[m]
+        tm, tsy, vl = tau_m_p[p], tau_s_p[p], v_l_p[p]
+        k, c, equal = pop_consts(tm, tsy)
+        V, I, t0 = V0[m], 0.0, 0.0
+        best, tbest, ibest = V, 0.0, 0.0
+        r = first[m]
+        while True:
+            last = r >= n_arr or am[order[r]] != m
+            t = t_max if last else at[order[r]]
+            if t > t0:
+                dt = t - t0
+                vm, sm = interval_max(V, I, dt, tm, tsy, vl)
+                V1, I1 = free_evolve(V, I, dt, tm, tsy, vl, k, c, equal)
+                if vm > best:
+                    best = vm
+                    if sm == dt:
+                        tbest, ibest = t, I1
+                    else:
+                        tbest = t0 + sm
+                        _, ibest = free_evolve(V, I, sm, tm, tsy, vl, k, c, equal)
+                V, I, t0 = V1, I1, t
+            if last:
+                break
+            I += aw[order[r]]
+            r += 1
+        vmax[m], tmax[m], imax[m] = best, tbest, ibest
+
+
+@njit(cache=True, parallel=True)
+def silent_peaks_batch(sel, in_off, in_t, in_id, sp_off, sp_t, sp_id, pop_of, tau_m_p, tau_s_p, v_l_p,
+                       indptr, tgt, w, d, V0, t_max, vmax, tmax, imax):
+    """Every sample (rows of ``sel``, ``V0``, ``vmax``, ``tmax``, ``imax``; spikes CSR over samples)."""
+    for b in prange(sel.shape[0]):
+        silent_peaks_sample(sel[b], in_t[in_off[b]:in_off[b + 1]], in_id[in_off[b]:in_off[b + 1]],
+                            sp_t[sp_off[b]:sp_off[b + 1]], sp_id[sp_off[b]:sp_off[b + 1]], pop_of, tau_m_p,
+                            tau_s_p, v_l_p, indptr, tgt, w, d, V0[b], t_max, vmax[b], tmax[b], imax[b])
