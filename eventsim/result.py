@@ -92,7 +92,7 @@ class Result:
         A neuron that stayed silent never reset, so its V is the free response to its arrivals and its
         peak is what a read-out's tracking would give; it is replayed from the recorded spikes
         (``eventsim.kernels.silent_peak``), so call this before the network's weights change. Also keeps
-        I just before each peak for EventProp (``vmax_grad`` of spiking populations).
+        I just before each peak (``silent_peak_current``) for EventProp (``vmax_grad`` of spiking populations).
         """
         o, n = self._pop(population)
         lay = self.layout
@@ -114,6 +114,12 @@ class Result:
             cache[population] = (vmax[:, o:o + n], tmax[:, o:o + n], imax[:, o:o + n])
         vmax, tmax, _ = cache[population]
         return vmax.copy(), tmax.copy()
+
+    def silent_peak_current(self, population: str) -> np.ndarray:
+        """(n_samples, n) synaptic current I just before each silent neuron's peak (``silent_peak``), NaN
+        where the neuron fired; EventProp's term for a peak that sits on an arrival needs it."""
+        self.silent_peak(population)
+        return self._silent_peak_cache[population][2].copy()
 
     def _recorded(self, arr: Optional[np.ndarray], population: str) -> np.ndarray:
         if arr is None:

@@ -43,6 +43,9 @@ def test_silent_peak_equals_the_readout_tracking_of_a_non_spiking_twin(tau_syn):
     ref = es.simulate(twin, batch, 60.0)
     np.testing.assert_allclose(vmax[silent], ref.max_voltage("hidden")[silent], rtol=0, atol=1e-13)
     np.testing.assert_allclose(tmax[silent], ref.max_voltage_time("hidden")[silent], rtol=0, atol=1e-12)
+    o = ref.layout.offsets["hidden"]
+    np.testing.assert_allclose(res.silent_peak_current("hidden")[silent], ref.imax[:, o:o + 8][silent], rtol=0, atol=1e-12)
+    assert np.all(np.isnan(res.silent_peak_current("hidden")[~silent]))
     assert np.all(vmax[silent] < 1.0)
 
 

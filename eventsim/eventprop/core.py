@@ -143,7 +143,7 @@ def value_and_grad(net: Network, inputs, labels, loss: LossSpec, t_max: float, *
             if not layout.track[layout.pop_index[l.population]]:
                 # a spiking population: only neurons silent in the sample have a (differentiable) peak
                 pv, pt = res.silent_peak(l.population)
-                pi = res._silent_peak_cache[l.population][2]
+                pi = res.silent_peak_current(l.population)
                 asked = parts["vmax_grad"] != 0
                 if np.any(asked & np.isnan(pv)):
                     raise ValueError(f"loss {type(l).__name__} returned vmax_grad for neurons of {l.population!r} "
