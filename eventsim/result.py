@@ -91,7 +91,8 @@ class Result:
 
         A neuron that stayed silent never reset, so its V is the free response to its arrivals and its
         peak is what a read-out's tracking would give; it is replayed from the recorded spikes
-        (``eventsim.kernels.silent_peak``), so call this before the network's weights change. Also keeps
+        (``eventsim.kernels.silent_peak``) with the network as it was simulated (later changes to it do
+        not affect the result). Also keeps
         I just before each peak (``silent_peak_current``) for EventProp (``vmax_grad`` of spiking populations).
         """
         o, n = self._pop(population)
@@ -109,7 +110,7 @@ class Result:
             in_t, in_id, in_off = self.merged_inputs
             silent_peaks_batch(sel, np.ascontiguousarray(in_off, dtype=np.int64), np.ascontiguousarray(in_t, dtype=np.float64),
                                np.ascontiguousarray(in_id, dtype=np.int32), self.offsets, self.times, self.ids,
-                               lay.pop_of, lay.tau_m, lay.tau_s, lay.v_leak, lay.indptr, lay.tgt, lay.w, lay.d,
+                               lay.pop_of, lay.tau_m, lay.tau_s, lay.v_leak, lay.indptr, lay.tgt, self.weights, lay.d,
                                self.v_init, self.t_max, vmax, tmax, imax)
             cache[population] = (vmax[:, o:o + n], tmax[:, o:o + n], imax[:, o:o + n])
         vmax, tmax, _ = cache[population]

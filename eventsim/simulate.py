@@ -231,6 +231,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
                  recV if n_rn else None, recI if n_rn else None)
     res.imax = imax
     res.v_init = V0  # (B, N) V at t = 0, for Result.silent_peak
+    res.weights = layout.w  # the weights simulated (refresh_weights makes a new array, so they stay valid)
     res.merged_inputs = (in_t, in_id, in_off)  # global-id input spikes, reused by EventProp's backward pass
     res.stats = {k: stats[:, i].copy() for i, k in enumerate(
         ("synaptic_events", "exact_searches", "bound_updates", "threshold_events"))}

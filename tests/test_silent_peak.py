@@ -75,6 +75,16 @@ def test_silent_peak_in_a_recurrent_network_with_delays_matches_a_fine_grid():
     np.testing.assert_allclose(at[silent], vmax[silent], atol=1e-4)
 
 
+def test_silent_peak_uses_the_weights_that_were_simulated():
+    net, batch = _feedforward(0)
+    res = es.simulate(net, batch, 60.0)
+    net2, _ = _feedforward(0)
+    net.projections["in->hidden"].weights *= 0.5  # then simulate again: the layout's weights are refreshed
+    es.simulate(net, batch, 60.0)
+    ref = es.simulate(net2, batch, 60.0)
+    np.testing.assert_array_equal(res.silent_peak("hidden")[0], ref.silent_peak("hidden")[0])
+
+
 def test_silent_peak_rejects_read_outs():
     net, batch = _feedforward(0)
     res = es.simulate(net, batch, 60.0)
