@@ -59,8 +59,8 @@ def load_runs(files: Sequence[str]) -> Tuple[List[dict], List[Dict]]:
 
 
 def merged_config(runs: Sequence[Mapping], files: Sequence[str]) -> Dict:
-    """The first run's config with the seeds and densities of all runs (each once, sorted) and the
-    merged file names."""
+    """The first run's config with the seeds, densities and methods of all runs (each once, sorted) and
+    the merged file names. Other options are the first run's: merge only runs of one protocol."""
     def union(key, kind):
         vals = {kind(v) for run in runs for v in str(run["config"].get(key, "")).split(",") if v}
         return ",".join(f"{v:g}" if kind is float else str(v) for v in sorted(vals))
@@ -68,6 +68,8 @@ def merged_config(runs: Sequence[Mapping], files: Sequence[str]) -> Dict:
     cfg = dict(runs[0]["config"], seeds=union("seeds", int), merged=list(files))
     if "densities" in cfg:
         cfg["densities"] = union("densities", float)
+    if "methods" in cfg:
+        cfg["methods"] = union("methods", str)
     return cfg
 
 
