@@ -48,7 +48,9 @@ table counts the bias synapses. ``--gain neuron``: one hidden gain per neuron in
 method and dense alike: hidden neurons silent on the whole batch get the exact gradient of their peak
 voltage, which pulls their input weights up until they fire (EventProp gives them nothing otherwise;
 78 % of an NTT network's hidden neurons at 5 % start silent). Records also hold the fraction of hidden
-neurons active after training.
+neurons active after training. ``--revive-epochs E``: the term acts during the first E epochs only
+(it otherwise also stops training from switching hidden neurons off, which costs the dense network
+accuracy; docs/ntt.md).
 
 Writes ``benchmarks/results/ntt_lif_<task>.json`` and prints a table (mean ± std over seeds).
 """
@@ -234,6 +236,8 @@ def main(argv=None) -> int:
     ap.add_argument("--revive", type=float, default=0.0,
                     help="strength of SilentPeakReg on the hidden layer during training, for every method and dense "
                          "alike (pulls up the peak V of hidden neurons silent on the whole batch; default 0: off)")
+    ap.add_argument("--revive-epochs", type=int, default=None,
+                    help="with --revive: the term acts during this many first epochs only (default: all)")
     ap.add_argument("--no-dense", action="store_true",
                     help="do not train the dense network (it is still built: its spike count sets the operating point)")
     ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_lif_<task>[_phantom].json")
@@ -276,7 +280,8 @@ def main(argv=None) -> int:
         loss = dataclasses.replace(loss, silent=args.silent)
     if not (np.isfinite(args.revive) and args.revive >= 0):
         raise ValueError(f"--revive must be a finite number >= 0, got {args.revive!r}")
-    train_loss = loss if args.revive == 0 else [loss, es.losses.SilentPeakReg("hidden", strength=args.revive)]
+    if args.revive_epochs is not None and args.revive_epochs < 1:
+        raise ValueError(f"--revive-epochs must be a positive number of epochs, got {args.revive_epochs!r}")
     calib = tr.subset(np.arange(200))
     wd = (DIGITS_WEIGHT_DECAY if args.task == "digits" else 0.0) if args.weight_decay is None else args.weight_decay
     if not (np.isfinite(wd) and wd >= 0):
@@ -286,10 +291,14 @@ def main(argv=None) -> int:
     def train_eval(net, seed: int):
         opt = task.make_opt(net, len(y), args.epochs, wd)
         short = {}
+        reg = es.losses.SilentPeakReg("hidden", strength=args.revive)
+        train_loss = loss if args.revive == 0 else [loss, reg]
 
         def cb(epoch, h):
             if epoch + 1 == args.short:
                 short["acc"] = es.train.evaluate(net, te, yt, loss, t_max)[1]
+            if epoch + 1 == args.revive_epochs:
+                reg.strength = 0.0  # the term acts during the first --revive-epochs epochs only
 
         t0 = time.perf_counter()
         es.train.fit(net, tr, y, train_loss, t_max, optimizer=opt, epochs=args.epochs, batch_size=task.rec.BATCH,

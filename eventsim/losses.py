@@ -289,6 +289,9 @@ class SilentPeakReg(Loss):
     (``vmax_grad = -strength / B`` on S, EventProp with the peak as a read-out's) is exact for the
     current spike pattern. As any term of a sum with Adam, its scale only matters relative to the
     main loss on weights that both reach; weights into neurons of S are moved by this term alone.
+    It also pushes back up any neuron that training silences, so it keeps training from switching
+    neurons off (on the dense digits LIF network that cost 1.1 points, docs/ntt.md); setting
+    ``strength`` to 0 after the first epochs confines it to neurons that start silent.
     """
 
     population: str = "hidden"
@@ -310,6 +313,8 @@ class SilentPeakReg(Loss):
         return silent
 
     def value_and_parts(self, result, labels):
+        if self.strength == 0:
+            return 0.0, {}
         S = self.silent_set(result)
         B = S.shape[0]
         if B == 0 or not S.any():

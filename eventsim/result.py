@@ -99,6 +99,9 @@ class Result:
         lay = self.layout
         if not np.isfinite(lay.v_th[lay.pop_index[population]]):
             raise ValueError(f"population {population!r} does not spike; use max_voltage for read-outs")
+        if not all(hasattr(self, a) for a in ("merged_inputs", "weights", "v_init")):
+            raise ValueError("silent_peak needs a Result returned by simulate() (the input spikes, weights and "
+                             "initial voltages it replays are not stored in result files)")
         cache = self.__dict__.setdefault("_silent_peak_cache", {})
         if population not in cache:
             from .kernels.silent_peak import silent_peaks_batch

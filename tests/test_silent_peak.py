@@ -90,6 +90,9 @@ def test_silent_peak_rejects_read_outs():
     res = es.simulate(net, batch, 60.0)
     with pytest.raises(ValueError, match="does not spike"):
         res.silent_peak("out")
+    del res.weights  # as a Result built without simulate() (e.g. read from a file)
+    with pytest.raises(ValueError, match="simulate"):
+        res.silent_peak("hidden")
 
 
 @pytest.mark.parametrize("scope", ["batch", "sample"])
