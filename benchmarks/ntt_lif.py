@@ -282,6 +282,8 @@ def main(argv=None) -> int:
         raise ValueError(f"--revive must be a finite number >= 0, got {args.revive!r}")
     if args.revive_epochs is not None and args.revive_epochs < 1:
         raise ValueError(f"--revive-epochs must be a positive number of epochs, got {args.revive_epochs!r}")
+    if args.revive_epochs is not None and args.revive == 0:
+        raise ValueError("--revive-epochs needs --revive S with S > 0 (the term it limits is off)")
     calib = tr.subset(np.arange(200))
     wd = (DIGITS_WEIGHT_DECAY if args.task == "digits" else 0.0) if args.weight_decay is None else args.weight_decay
     if not (np.isfinite(wd) and wd >= 0):

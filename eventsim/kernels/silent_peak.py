@@ -24,27 +24,25 @@ def silent_peaks_sample(sel, in_t, in_id, sp_t, sp_id, pop_of, tau_m_p, tau_s_p,
     ids) through the fan-out CSR ``indptr, tgt, w, d`` (delays ms); arrivals after ``t_max`` are
     ignored, as in the simulation. ``V0`` is each neuron's V at t = 0.
     """
-    n_src = in_t.size + sp_t.size
+    n_in = in_t.size
+    n_cap = 0  # every synapse of every source spike: an upper bound on the arrivals kept
+    for q in range(n_in + sp_t.size):
+        j = in_id[q] if q < n_in else sp_id[q - n_in]
+        n_cap += indptr[j + 1] - indptr[j]
+    at = np.empty(n_cap)
+    am = np.empty(n_cap, dtype=np.int64)
+    aw = np.empty(n_cap)
     n_arr = 0
-    for q in range(n_src):
-        j = in_id[q] if q < in_t.size else sp_id[q - in_t.size]
-        ts = in_t[q] if q < in_t.size else sp_t[q - in_t.size]
+    for q in range(n_in + sp_t.size):
+        j = in_id[q] if q < n_in else sp_id[q - n_in]
+        ts = in_t[q] if q < n_in else sp_t[q - n_in]
         for kk in range(indptr[j], indptr[j + 1]):
             if sel[tgt[kk]] and ts + d[kk] <= t_max:
+                at[n_arr] = ts + d[kk]
+                am[n_arr] = tgt[kk]
+                aw[n_arr] = w[kk]
                 n_arr += 1
-    at = np.empty(n_arr)
-    am = np.empty(n_arr, dtype=np.int64)
-    aw = np.empty(n_arr)
-    a = 0
-    for q in range(n_src):
-        j = in_id[q] if q < in_t.size else sp_id[q - in_t.size]
-        ts = in_t[q] if q < in_t.size else sp_t[q - in_t.size]
-        for kk in range(indptr[j], indptr[j + 1]):
-            if sel[tgt[kk]] and ts + d[kk] <= t_max:
-                at[a] = ts + d[kk]
-                am[a] = tgt[kk]
-                aw[a] = w[kk]
-                a += 1
+    at, am, aw = at[:n_arr], am[:n_arr], aw[:n_arr]
     # by neuron, then by time (a stable sort keeps simultaneous arrivals in delivery order)
     o1 = np.argsort(at, kind="mergesort")
     o2 = np.argsort(am[o1], kind="mergesort")
