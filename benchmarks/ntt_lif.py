@@ -52,6 +52,10 @@ neurons active after training. ``--revive-epochs E``: the term acts during the f
 (it otherwise also stops training from switching hidden neurons off, which costs the dense network
 accuracy; docs/ntt.md).
 
+``--methods dense`` trains only the dense network (e.g. one process for dense, one for the sparse methods
+with ``--no-dense``). Records hold, besides the accuracies, ``best_epoch`` (0-based epoch whose weights were
+kept) and ``val_acc_curve`` (validation accuracy after every epoch; session 8).
+
 Writes ``benchmarks/results/ntt_lif_<task>.json`` and prints a table (mean ± std over seeds).
 """
 from __future__ import annotations
@@ -214,7 +218,8 @@ def main(argv=None) -> int:
     ap.add_argument("--task", choices=["digits", "yinyang"], default="digits")
     ap.add_argument("--densities", default="0.05,0.1")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--methods", default="ntt,random,magnitude,snip")
+    ap.add_argument("--methods", default="ntt,random,magnitude,snip",
+                    help="sparse methods (the dense network is trained too unless --no-dense); 'dense': only it")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--short", type=int, default=3, help="also report the test accuracy after this many epochs")
     ap.add_argument("--hidden", type=int, default=None,
@@ -270,6 +275,9 @@ def main(argv=None) -> int:
     densities = parse_list(args.densities, "--densities")
     seeds = parse_list(args.seeds, "--seeds", int)
     methods = parse_list(args.methods, "--methods", str)
+    if "dense" in methods and args.no_dense:
+        raise ValueError("--methods lists dense but --no-dense is set")
+    methods = [m for m in methods if m != "dense"]  # dense is trained unless --no-dense; '--methods dense': it alone
     (tr, y), (va, yv), (te, yt) = task.splits
     loss, t_max = task.rec.loss(), task.rec.T_MAX
     if args.silent != "none":
@@ -303,17 +311,20 @@ def main(argv=None) -> int:
                 reg.strength = 0.0  # the term acts during the first --revive-epochs epochs only
 
         t0 = time.perf_counter()
-        es.train.fit(net, tr, y, train_loss, t_max, optimizer=opt, epochs=args.epochs, batch_size=task.rec.BATCH,
-                     seed=seed, val=(va, yv), progress=False, restore_best=task.select_best, callbacks=[cb])
+        hist = es.train.fit(net, tr, y, train_loss, t_max, optimizer=opt, epochs=args.epochs, batch_size=task.rec.BATCH,
+                            seed=seed, val=(va, yv), progress=False, restore_best=task.select_best, callbacks=[cb])
         tt = time.perf_counter() - t0
-        return es.train.evaluate(net, te, yt, loss, t_max)[1], short.get("acc"), tt, es.train.evaluate(net, va, yv, loss, t_max)[1]
+        best = hist.get("best_epoch")  # [0-based epoch whose weights were kept]; absent: last-epoch weights
+        return (es.train.evaluate(net, te, yt, loss, t_max)[1], short.get("acc"), tt,
+                es.train.evaluate(net, va, yv, loss, t_max)[1], {"best_epoch": None if best is None else int(best[0]),
+                                                                 "val_acc_curve": [round(float(v), 4) for v in hist["val_acc"]]})
 
     for seed in seeds:
         dense = task.dense(seed)
         if not args.no_dense:
-            acc, acc_s, tt, acc_v = train_eval(task.dense(seed), seed)
+            acc, acc_s, tt, acc_v, curve = train_eval(task.dense(seed), seed)
             records.append({"method": "dense", "density": 1.0, "overall_density": 1.0, "seed": seed, "test_acc": acc,
-                            "test_acc_short": acc_s, "val_acc": acc_v, "train_s": tt})
+                            "test_acc_short": acc_s, "val_acc": acc_v, "train_s": tt, **curve})
             print(f"dense         seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
                   f"{100 * acc_s:.2f} %)  {tt:.0f} s", flush=True)
         twin = task.twin()
@@ -332,11 +343,11 @@ def main(argv=None) -> int:
                 counts = es.simulate(net, calib, t_max, progress=False).counts("hidden")
                 rate = float(counts.sum()) / calib.n_samples
                 active = float(np.mean(counts.sum(axis=0) > 0))
-                acc, acc_s, tt, acc_v = train_eval(net, seed)
+                acc, acc_s, tt, acc_v, curve = train_eval(net, seed)
                 active_trained = float(np.mean(es.simulate(net, calib, t_max, progress=False).counts("hidden").sum(axis=0) > 0))
                 n_syn = int(sum(p.n_synapses for p in net.projections.values()))
                 rec = {"method": m, "density": d, "overall_density": n_syn / n_all, "seed": seed, "test_acc": acc,
-                       "test_acc_short": acc_s, "val_acc": acc_v, "init_s": t_init, "train_s": tt,
+                       "test_acc_short": acc_s, "val_acc": acc_v, "init_s": t_init, "train_s": tt, **curve,
                        "gain_hidden": float(np.median(s_h)), "gain_out": s_o, "active_hidden_fraction": active,
                        "active_hidden_fraction_trained": active_trained,
                        "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
