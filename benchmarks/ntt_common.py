@@ -53,19 +53,45 @@ def summarize(records: Sequence[Mapping], epochs: int, short: int, density_label
 
 
 def load_runs(files: Sequence[str]) -> Tuple[List[dict], List[Dict]]:
-    """(runs, all their records) of the JSON files written by earlier runs (``--merge``)."""
+    """(runs, all their records) of the JSON files written by earlier runs (``--merge``).
+
+    ValueError if two files hold a record of the same (method, density, seed): merging them would
+    count that training twice in the mean and the standard deviation."""
     runs = [json.loads(Path(f).read_text()) for f in files]
+    seen: Dict[Tuple, str] = {}
+    for f, run in zip(files, runs):
+        for r in run["records"]:
+            key = (r["method"], float(r["density"]), int(r["seed"]))
+            if key in seen:
+                raise ValueError(f"--merge: {f} and {seen[key]} both hold {key[0]} at density {key[1]:g}, "
+                                 f"seed {key[2]}")
+            seen[key] = f
     return runs, [r for run in runs for r in run["records"]]
 
 
-def merged_config(runs: Sequence[Mapping], files: Sequence[str]) -> Dict:
-    """The first run's config with the seeds, densities and methods of all runs (each once, sorted) and
-    the merged file names. Other options are the first run's: merge only runs of one protocol."""
+# Options that may differ between runs merged into one table: what was run, not how.
+PER_RUN_OPTIONS = frozenset({"seeds", "densities", "methods", "no_dense", "out", "merge"})
+
+
+def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | None = None) -> Dict:
+    """The first run's config with the seeds, densities and methods of all runs (each once, sorted), the
+    merged file names and ``out`` (the merged file). The runs must share one protocol: ValueError naming
+    the file and the options if any option outside ``PER_RUN_OPTIONS`` differs from the first run's."""
+    first = runs[0]["config"]
+    for f, run in zip(files[1:], runs[1:]):
+        cfg = run["config"]
+        differ = sorted(k for k in set(first) | set(cfg) if k not in PER_RUN_OPTIONS and first.get(k) != cfg.get(k))
+        if differ:
+            what = ", ".join(f"{k}={cfg.get(k)!r} (vs {first.get(k)!r})" for k in differ)
+            raise ValueError(f"--merge: {f} was run with other protocol options than {files[0]}: {what}")
+
     def union(key, kind):
         vals = {kind(v) for run in runs for v in str(run["config"].get(key, "")).split(",") if v}
         return ",".join(f"{v:g}" if kind is float else str(v) for v in sorted(vals))
 
-    cfg = dict(runs[0]["config"], seeds=union("seeds", int), merged=list(files))
+    cfg = dict(first, seeds=union("seeds", int), merged=list(files))
+    if out is not None:
+        cfg["out"] = str(out)
     if "densities" in cfg:
         cfg["densities"] = union("densities", float)
     if "methods" in cfg:

@@ -61,12 +61,14 @@ def main(argv=None) -> int:
     ap.add_argument("--no-dense", action="store_true", help="skip the dense and dense_twin runs")
     ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_egru_digits.json")
     ap.add_argument("--merge", nargs="+", default=None,
-                    help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out")
+                    help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out; they must "
+                         "share one protocol (only the seeds, densities, methods and --no-dense may differ) and "
+                         "hold each (method, density, seed) once")
     args = ap.parse_args(argv)
     out = Path(args.out or ROOT / "benchmarks" / "results" / "ntt_egru_digits.json")
     if args.merge:
         runs, records = load_runs(args.merge)
-        cfg = merged_config(runs, args.merge)
+        cfg = merged_config(runs, args.merge, out)
         rows = summarize(records, int(runs[0]["epochs"]), int(cfg["short"]), **TABLE)
         write_json(out, {"config": cfg, "epochs": runs[0]["epochs"], "machine": runs[0]["machine"], "records": records,
                          "summary": rows})

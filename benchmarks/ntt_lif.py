@@ -247,14 +247,16 @@ def main(argv=None) -> int:
                     help="do not train the dense network (it is still built: its spike count sets the operating point)")
     ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_lif_<task>[_phantom].json")
     ap.add_argument("--merge", nargs="+", default=None,
-                    help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out")
+                    help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out; they must "
+                         "share one protocol (only the seeds, densities, methods and --no-dense may differ) and "
+                         "hold each (method, density, seed) once")
     args = ap.parse_args(argv)
     suffix = "_phantom" if args.silent == "phantom" else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
     table = dict(density_label="pruned projections", order={"ntt": 0})
     if args.merge:
         runs, records = load_runs(args.merge)
-        cfg = merged_config(runs, args.merge)
+        cfg = merged_config(runs, args.merge, out)
         rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]), **table)
         write_json(out, {"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows})
         return 0

@@ -1,0 +1,71 @@
+"""Merging per-seed runs of the NTT experiment scripts (``benchmarks/ntt_lif.py --merge``).
+
+The merged table is only a mean over seeds of one protocol if every merged run used that protocol
+and no training is counted twice; these tests hold the merge to both."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def _run(path: Path, seeds: str, records, **config) -> str:
+    cfg = dict(task="yinyang", densities="0.05", seeds=seeds, methods="ntt,random", epochs=30, short=3,
+               hidden=1000, silent="phantom", revive=0.0, no_dense=False, out=str(path), merge=None)
+    cfg.update(config)
+    path.write_text(json.dumps({"config": cfg, "machine": {"cpus": 2}, "records": records}))
+    return str(path)
+
+
+def _rec(method: str, seed: int, acc: float, short: float = 0.5, density: float = 0.05) -> dict:
+    return {"method": method, "density": density, "overall_density": 0.64, "seed": seed, "test_acc": acc,
+            "test_acc_short": short}
+
+
+def test_merge_of_one_protocol_takes_the_union_and_the_mean_over_seeds(tmp_path):
+    ntt_lif = _load("ntt_lif")
+    a = _run(tmp_path / "a.json", "0", [_rec("ntt", 0, 0.90), _rec("dense", 0, 0.97, density=1.0)])
+    b = _run(tmp_path / "b.json", "1,2", [_rec("ntt", 1, 0.94), _rec("ntt", 2, 0.95)], no_dense=True,
+             densities="0.05,0.1")
+    out = tmp_path / "merged.json"
+    assert ntt_lif.main(["--task", "yinyang", "--merge", a, b, "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["config"]["seeds"] == "0,1,2"
+    assert merged["config"]["densities"] == "0.05,0.1"
+    assert merged["config"]["out"] == str(out)
+    assert merged["config"]["merged"] == [a, b]
+    row = next(r for r in merged["summary"] if r["method"] == "ntt")
+    assert row["n"] == 3
+    assert row["test_acc_mean"] == pytest.approx(100 * (0.90 + 0.94 + 0.95) / 3)  # the summary is in %
+    assert row["test_acc_std"] == pytest.approx(2.6457513, rel=1e-6)  # sample std of 0.90, 0.94, 0.95
+
+
+def test_merge_refuses_runs_of_different_protocols_and_names_the_options(tmp_path):
+    common = _load("ntt_common")
+    a = _run(tmp_path / "a.json", "0", [_rec("ntt", 0, 0.9)])
+    b = _run(tmp_path / "b.json", "1", [_rec("ntt", 1, 0.9)], hidden=200, revive=0.01)
+    runs, _ = common.load_runs([a, b])
+    with pytest.raises(ValueError, match=r"b\.json.*hidden=200 \(vs 1000\).*revive=0\.01 \(vs 0\.0\)"):
+        common.merged_config(runs, [a, b])
+
+
+def test_merge_refuses_a_training_counted_twice(tmp_path):
+    common = _load("ntt_common")
+    a = _run(tmp_path / "a.json", "0,1", [_rec("ntt", 0, 0.9), _rec("ntt", 1, 0.8)])
+    b = _run(tmp_path / "b.json", "1", [_rec("ntt", 1, 0.85), _rec("random", 1, 0.7)])
+    with pytest.raises(ValueError, match=r"b\.json and .*a\.json both hold ntt at density 0\.05, seed 1"):
+        common.load_runs([a, b])
