@@ -52,6 +52,9 @@ neurons active after training. ``--revive-epochs E``: the term acts during the f
 (it otherwise also stops training from switching hidden neurons off, which costs the dense network
 accuracy; docs/ntt.md).
 
+``--ntt-freeze in->hidden`` (session 9): NTT leaves that projection at the twin's initialisation and
+trains only the others (``run_ntt(frozen=...)``); the baselines are unaffected (they never train it).
+
 ``--methods dense`` trains only the dense network (e.g. one process for dense, one for the sparse methods
 with ``--no-dense``). Records hold, besides the accuracies, ``best_epoch`` (0-based epoch whose weights were
 kept) and ``val_acc_curve`` (validation accuracy after every epoch; session 8).
@@ -229,6 +232,9 @@ def main(argv=None) -> int:
                     help="AdamW decay for every method (default: the protocol's, digits 0.05, Yin-Yang 0)")
     ap.add_argument("--keep-dense", default=None,
                     help="comma-separated projections not pruned (default: the task's; '' for none)")
+    ap.add_argument("--ntt-freeze", default="",
+                    help="comma-separated projections NTT leaves at the twin's initialisation (e.g. in->hidden; "
+                         "default: none); the other methods are unaffected")
     ap.add_argument("--silent", choices=["none", "phantom"], default="none",
                     help="first-spike loss (Yin-Yang): the silent-label-neuron policy of FirstSpikeCE, for every "
                          "method alike (default: the recipe's, none)")
@@ -274,6 +280,11 @@ def main(argv=None) -> int:
     if bad:
         raise ValueError(f"--keep-dense: unknown projections {bad} (have {projections})")
     keep_weights = tuple(f"W{projections.index(k)}" for k in keep_dense)  # the twin's weight names
+    freeze = tuple(k for k in args.ntt_freeze.split(",") if k)
+    bad = [k for k in freeze if k not in projections]
+    if bad:
+        raise ValueError(f"--ntt-freeze: unknown projections {bad} (have {projections})")
+    frozen_weights = tuple(f"W{projections.index(k)}" for k in freeze)
     densities = parse_list(args.densities, "--densities")
     seeds = parse_list(args.seeds, "--seeds", int)
     methods = parse_list(args.methods, "--methods", str)
@@ -336,7 +347,7 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 if m == "ntt":
                     res = run_ntt(twin, task.X_twin, d, seed=seed, steps=args.ntt_steps, progress=False,
-                                  keep_dense=keep_weights)
+                                  keep_dense=keep_weights, frozen=frozen_weights)
                 else:
                     res = prune_baseline(m, twin, d, seed=seed, X=task.X_twin, y=task.y_twin, keep_dense=keep_weights)
                 t_init = time.perf_counter() - t0

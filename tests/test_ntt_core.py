@@ -83,6 +83,16 @@ def test_keep_dense_readout():
     assert r.masks["W2"].all() and r.masks["W0"].sum() == n_keep(32 * 8, 0.1)
 
 
+def test_frozen_layer_stays_at_the_teacher_while_the_others_move():
+    r = run_ntt(TW, X, 0.2, keep_dense=("W0",), frozen=("W0",), **{**KW, "steps": 60})
+    teacher = TW.init_arrays(KW["seed"])
+    assert np.array_equal(r.params["W0"], teacher["W0"].astype(np.float32).astype(np.float64))  # bit for bit
+    assert r.masks["W0"].all() and r.provenance["frozen"] == ["W0"]
+    moved = r.params["W1"][r.masks["W1"]] - teacher["W1"].astype(np.float32)[r.masks["W1"]]
+    assert np.abs(moved).max() > 1e-4  # the pruned layers were trained
+    assert r.history["total"][-1] < r.history["total"][0]
+
+
 def test_gru_ntt_runs_and_keeps_density():
     tw = GRUTwin(3, 12, 4, n_steps=5)
     Xg = np.random.default_rng(0).standard_normal((128, 5, 3))
@@ -98,7 +108,8 @@ def test_gru_ntt_runs_and_keeps_density():
     ({"density": 0.0}, "density"), ({"density": 1.5}, "density"), ({"density": float("nan")}, "density"),
     ({"variant": "some"}, "variant"), ({"batch_size": 31}, "batch_size"), ({"steps": 0}, "steps"),
     ({"lr": -1.0}, "lr"), ({"lambda_k": -1.0}, "lambda_k"), ({"mask_every": 0}, "mask_every"),
-    ({"seed": -3}, "seed"), ({"keep_dense": ("W9",)}, "keep_dense"), ({"dtype": "int8"}, "dtype"),
+    ({"seed": -3}, "seed"), ({"keep_dense": ("W9",)}, "keep_dense"), ({"frozen": ("W9",)}, "frozen"),
+    ({"frozen": tuple(TW.trainable_names)}, "frozen"), ({"dtype": "int8"}, "dtype"),
     ({"batch_size": 1024}, "X"), ({"X": np.zeros((64, 7))}, "X"), ({"X_eval": np.zeros((3, 8))}, "X_eval"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_parameter(kw, name):

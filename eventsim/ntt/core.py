@@ -159,14 +159,16 @@ def balanced_lambdas(twin: Twin, X, density: float, *, seed: int = 0, batch_size
 def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int = 64, lr: float = 5e-4,
             lambda_k: float = 1e-2, lambda_2: float = 1e-4, mask_every: int = 100, variant: str = DEFAULT_VARIANT,
             seed: int = 0, dtype: str = "float32", X_eval=None, eval_every: int = 100,
-            keep_dense: Sequence[str] = (), progress: bool = True, desc: Optional[str] = None) -> NTTResult:
+            keep_dense: Sequence[str] = (), frozen: Sequence[str] = (), progress: bool = True,
+            desc: Optional[str] = None) -> NTTResult:
     """Run NTT (see the module docstring) and return an ``NTTResult`` (method 'ntt').
 
     ``X``: unlabelled inputs (n, *twin.input_shape()), n >= batch_size; ``density``: kept fraction
     per weight tensor in (0, 1]; ``batch_size``: 2B inputs per step (even); ``X_eval``: fixed inputs
     (even count) on which the distances are logged every ``eval_every`` steps and at the start and
     end (default: the first ``batch_size`` rows of X); ``keep_dense``: weight names not pruned;
-    ``progress``: tqdm bar. Deterministic for a given seed, thread count and dtype.
+    ``frozen``: trainable parameters that NTT leaves at the teacher's values (e.g. a dense input
+    projection, so that only the pruned projections move); ``progress``: tqdm bar. Deterministic for a given seed, thread count and dtype.
     """
     d = check_density(density)
     steps = _check_positive_int("steps", steps)
@@ -183,6 +185,11 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
     seed = _check_seed(seed)
     td = torch_dtype(dtype)
     keep_dense = check_keep_dense(twin, keep_dense)
+    frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
+    bad = [k for k in frozen if k not in twin.trainable_names]
+    if bad or len(set(frozen)) == len(twin.trainable_names):
+        raise ValueError(f"frozen must name some, not all, trainable parameters of the twin "
+                         f"{list(twin.trainable_names)}, got {list(frozen)!r}")
     if X_eval is None:
         Xe = Xa[:batch_size]
     else:
@@ -192,7 +199,7 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
 
     t0 = time.perf_counter()
     teacher = twin.init_params(seed, td)
-    trainable = list(twin.trainable_names)
+    trainable = [k for k in twin.trainable_names if k not in frozen]
     W = {k: v.clone().requires_grad_(k in trainable) for k, v in teacher.items()}
     m_np = layer_masks(twin, {k: np.abs(teacher[k].numpy()) for k in twin.weight_names}, d, keep_dense)
     masks = {k: torch.as_tensor(m, dtype=td) for k, m in m_np.items()}
@@ -268,7 +275,7 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
     prov: Dict[str, Any] = {
         "method": "ntt", "variant": variant, "density": d, "seed": seed, "steps": steps,
         "batch_size": batch_size, "lr": lr, "lambda_k": lambda_k, "lambda_2": lambda_2,
-        "mask_every": mask_every, "keep_dense": list(keep_dense), "dtype": str(td).replace("torch.", ""),
+        "mask_every": mask_every, "keep_dense": list(keep_dense), "frozen": list(frozen), "dtype": str(td).replace("torch.", ""),
         "ntk": "closed_form" if (twin.kind == "mlp" or variant == "all") else "torch.func", "n_inputs": int(n),
         "topk": "k = max(1, floor(d*n + 0.5)) per weight tensor, ties by lower flat index",
         "wall_time_s": wall, "torch_threads": torch.get_num_threads(), "torch_version": str(torch.__version__),
