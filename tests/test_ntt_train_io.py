@@ -238,6 +238,18 @@ def test_plot_and_cli(tmp_path, ntt_result):
     assert main(["--layers", "8,16,4", "--density", "0.25", "--data", "gaussian", "--out", str(out), "--no-bias",
                  "--connectome-dir", str(cdir), "--bias-neuron", "--quiet"]) == 2
     assert main(["--layers", "8,x,4", "--density", "0.1", "--out", str(out), "--quiet"]) == 2
+    # --keep-dense W0 --freeze W0: the input layer is whole and untouched, the read-out pruned and trained
+    assert main(["--layers", "8,16,4", "--density", "0.25", "--steps", "12", "--batch-size", "16", "--data", "gaussian",
+                 "--no-bias", "--keep-dense", "W0", "--freeze", "W0", "--lr", "1e-2", "--out", str(out),
+                 "--quiet"]) == 0
+    rf = load_result(out)
+    init = MLPTwin([8, 16, 4], bias=False).init_arrays(0)
+    assert rf.masks["W0"].all() and rf.provenance["frozen"] == ["W0"]
+    assert np.array_equal(rf.params["W0"], init["W0"].astype(np.float32).astype(np.float64))
+    assert rf.masks["W1"].sum() == n_keep(64, 0.25)
+    assert not np.allclose(rf.params["W1"][rf.masks["W1"]], init["W1"][rf.masks["W1"]], atol=1e-4)
+    assert main(["--layers", "8,16,4", "--density", "0.25", "--data", "gaussian", "--freeze", "W7", "--out", str(out),
+                 "--quiet"]) == 2
     assert main(["--layers", "8,16,4", "--density", "0", "--data", "gaussian", "--out", str(out), "--quiet"]) == 2
 
 

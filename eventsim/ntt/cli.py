@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "logits are ~100x smaller")
     parser.add_argument("--mask-every", type=int, default=100, help="mask update period in steps (100)")
     parser.add_argument("--dense-readout", action="store_true", help="do not prune the last weight tensor")
+    parser.add_argument("--keep-dense", default="",
+                        help="comma-separated weight tensors not pruned, e.g. W0 (the twin's names: W0, W1, ... for an "
+                             "MLP; W, R, W_out for a GRU)")
+    parser.add_argument("--freeze", default="",
+                        help="comma-separated parameters NTT leaves at the initialisation, e.g. W0 with --keep-dense W0 "
+                             "(only the other projections are chosen and trained)")
     parser.add_argument("--no-bias", action="store_true", help="MLP without biases (as LIF projections)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -122,7 +128,10 @@ def cli_ntt(args: argparse.Namespace) -> int:
             T = int(np.load(args.data, mmap_mode="r").shape[1]) if args.data.endswith(".npy") and os.path.exists(args.data) else 1
         twin = GRUTwin(sizes[0], sizes[1], sizes[2], T)
     X = _load_inputs(args, twin)
-    keep = (twin.weight_names[-1],) if args.dense_readout else ()
+    keep = tuple(k for k in args.keep_dense.split(",") if k)
+    if args.dense_readout and twin.weight_names[-1] not in keep:
+        keep += (twin.weight_names[-1],)
+    frozen = tuple(k for k in args.freeze.split(",") if k)
     if args.balance:
         from .core import balanced_lambdas
 
@@ -131,7 +140,7 @@ def cli_ntt(args: argparse.Namespace) -> int:
         print(f"balanced loss weights: lambda_K {args.lambda_k:.4g}, lambda_2 {args.lambda_2:.4g}")
     res = run_ntt(twin, X, args.density, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                   lambda_k=args.lambda_k, lambda_2=args.lambda_2, mask_every=args.mask_every, variant=args.variant,
-                  seed=args.seed, dtype=args.dtype, keep_dense=keep, progress=not args.quiet)
+                  seed=args.seed, dtype=args.dtype, keep_dense=keep, frozen=frozen, progress=not args.quiet)
     res.provenance["data"] = args.data
     res.save(args.out)
     p = res.provenance
