@@ -52,8 +52,9 @@ neurons active after training. ``--revive-epochs E``: the term acts during the f
 (it otherwise also stops training from switching hidden neurons off, which costs the dense network
 accuracy; docs/ntt.md).
 
-``--ntt-freeze in->hidden`` (session 9): NTT leaves that projection at the twin's initialisation and
-trains only the others (``run_ntt(frozen=...)``); the baselines are unaffected (they never train it).
+``--ntt-freeze in->hidden`` (session 9): NTT leaves that projection (with ``--bias-synapses`` its bias
+too) at the twin's initialisation and trains only the others (``run_ntt(frozen=...)``); the baselines are
+unaffected (they never train it).
 
 ``--methods dense`` trains only the dense network (e.g. one process for dense, one for the sparse methods
 with ``--no-dense``). Records hold, besides the accuracies, ``best_epoch`` (0-based epoch whose weights were
@@ -284,7 +285,9 @@ def main(argv=None) -> int:
     bad = [k for k in freeze if k not in projections]
     if bad:
         raise ValueError(f"--ntt-freeze: unknown projections {bad} (have {projections})")
-    frozen_weights = tuple(f"W{projections.index(k)}" for k in freeze)
+    # a projection's weights, and with --bias-synapses its bias (the bias neuron's synapses into its targets)
+    frozen_weights = tuple(f"{p}{projections.index(k)}" for k in freeze
+                           for p in (("W", "b") if args.bias_synapses else ("W",)))
     densities = parse_list(args.densities, "--densities")
     seeds = parse_list(args.seeds, "--seeds", int)
     methods = parse_list(args.methods, "--methods", str)

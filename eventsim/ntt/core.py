@@ -77,6 +77,16 @@ def check_keep_dense(twin: Twin, keep_dense: Sequence[str]) -> Tuple[str, ...]:
     return tuple(keep_dense)
 
 
+def check_frozen(twin: Twin, frozen: Sequence[str]) -> Tuple[str, ...]:
+    """Validate names of parameters NTT leaves at the teacher's values: some, not all, trainable ones."""
+    frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
+    bad = [k for k in frozen if k not in twin.trainable_names]
+    if bad or len(set(frozen)) == len(twin.trainable_names):
+        raise ValueError(f"frozen must name some, not all, trainable parameters of the twin "
+                         f"{list(twin.trainable_names)}, got {list(frozen)!r}")
+    return frozen
+
+
 def layer_masks(twin: Twin, scores: Mapping[str, np.ndarray], density: float,
                 keep_dense: Sequence[str] = ()) -> Dict[str, np.ndarray]:
     """Layer-wise top-k masks of ``scores`` (one array per weight tensor); ``keep_dense`` layers all True."""
@@ -168,7 +178,9 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
     (even count) on which the distances are logged every ``eval_every`` steps and at the start and
     end (default: the first ``batch_size`` rows of X); ``keep_dense``: weight names not pruned;
     ``frozen``: trainable parameters that NTT leaves at the teacher's values (e.g. a dense input
-    projection, so that only the pruned projections move); ``progress``: tqdm bar. Deterministic for a given seed, thread count and dtype.
+    projection, so that only the pruned projections move; a frozen layer's masks and L2 term are
+    computed as usual, they just do not change); ``progress``: tqdm bar. Deterministic for a given
+    seed, thread count and dtype.
     """
     d = check_density(density)
     steps = _check_positive_int("steps", steps)
@@ -185,11 +197,7 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
     seed = _check_seed(seed)
     td = torch_dtype(dtype)
     keep_dense = check_keep_dense(twin, keep_dense)
-    frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
-    bad = [k for k in frozen if k not in twin.trainable_names]
-    if bad or len(set(frozen)) == len(twin.trainable_names):
-        raise ValueError(f"frozen must name some, not all, trainable parameters of the twin "
-                         f"{list(twin.trainable_names)}, got {list(frozen)!r}")
+    frozen = check_frozen(twin, frozen)
     if X_eval is None:
         Xe = Xa[:batch_size]
     else:
@@ -275,7 +283,8 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
     prov: Dict[str, Any] = {
         "method": "ntt", "variant": variant, "density": d, "seed": seed, "steps": steps,
         "batch_size": batch_size, "lr": lr, "lambda_k": lambda_k, "lambda_2": lambda_2,
-        "mask_every": mask_every, "keep_dense": list(keep_dense), "frozen": list(frozen), "dtype": str(td).replace("torch.", ""),
+        "mask_every": mask_every, "keep_dense": list(keep_dense), "frozen": list(frozen),
+        "dtype": str(td).replace("torch.", ""),
         "ntk": "closed_form" if (twin.kind == "mlp" or variant == "all") else "torch.func", "n_inputs": int(n),
         "topk": "k = max(1, floor(d*n + 0.5)) per weight tensor, ties by lower flat index",
         "wall_time_s": wall, "torch_threads": torch.get_num_threads(), "torch_version": str(torch.__version__),
