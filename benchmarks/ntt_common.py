@@ -73,13 +73,19 @@ def load_runs(files: Sequence[str]) -> Tuple[List[dict], List[Dict]]:
 PER_RUN_OPTIONS = frozenset({"seeds", "densities", "methods", "no_dense", "out", "merge"})
 
 
-def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | None = None) -> Dict:
+def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | None = None,
+                  defaults: Mapping | None = None) -> Dict:
     """The first run's config with the seeds, densities and methods of all runs (each once, sorted), the
     merged file names and ``out`` (the merged file). The runs must share one protocol: ValueError naming
-    the file and the options if any option outside ``PER_RUN_OPTIONS`` differs from the first run's."""
-    first = runs[0]["config"]
-    for f, run in zip(files[1:], runs[1:]):
-        cfg = run["config"]
+    the file and the options if any option outside ``PER_RUN_OPTIONS`` differs from the first run's.
+
+    ``defaults``: the script's option defaults. A run made before an option existed has no key for it;
+    it is compared (and merged) as if run with the default, which is the behaviour the script had before
+    the option was added (every option added so far defaults to the old behaviour)."""
+    defaults = dict(defaults or {})
+    configs = [{**{k: v for k, v in defaults.items() if k not in PER_RUN_OPTIONS}, **run["config"]} for run in runs]
+    first = configs[0]
+    for f, cfg in zip(files[1:], configs[1:]):
         differ = sorted(k for k in set(first) | set(cfg) if k not in PER_RUN_OPTIONS and first.get(k) != cfg.get(k))
         if differ:
             what = ", ".join(f"{k}={cfg.get(k)!r} (vs {first.get(k)!r})" for k in differ)

@@ -14,7 +14,8 @@ Protocol (issue 5, the EGRU part; see docs/ntt.md):
    sequences, the closed-form GRU NTK, ``--ntt-steps`` steps of batch ``--ntt-batch``, mask update
    every ``--mask-every`` steps, loss weights from ``balanced_lambdas``: the GRU twin's logits are
    ~100x smaller than the MLP twins', so the default weights would leave only the L2 term; ``--lambda-2``
-   overrides lambda_2, e.g. 0: the L2 term is what shrinks R, docs/ntt.md), random,
+   overrides lambda_2, e.g. 0: the L2 term is what shrinks R, docs/ntt.md; ``--ntt-freeze W_out,b_out``
+   leaves the read-out at the twin's initialisation and transfers only the recurrent layer), random,
    magnitude, SNIP (labelled, 128 samples), all from the same twin initialisation ``seed``.
    "dense" is the recipe itself (its own initialisation); "dense_twin" the unpruned twin
    initialisation trained the same way (separates the twin's initialisation from the pruning).
@@ -58,6 +59,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lambda-2", type=float, default=None,
                     help="NTT's L2 weight (default: from balanced_lambdas; 0 switches the L2 term off, which stops the "
                          "transfer from shrinking R, see docs/ntt.md)")
+    ap.add_argument("--ntt-freeze", default="",
+                    help="comma-separated twin parameters NTT leaves at the twin's initialisation (e.g. W_out,b_out: "
+                         "the read-out; default: none); the other methods are unaffected")
     ap.add_argument("--no-dense", action="store_true", help="skip the dense and dense_twin runs")
     ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_egru_digits.json")
     ap.add_argument("--merge", nargs="+", default=None,
@@ -68,7 +72,7 @@ def main(argv=None) -> int:
     out = Path(args.out or ROOT / "benchmarks" / "results" / "ntt_egru_digits.json")
     if args.merge:
         runs, records = load_runs(args.merge)
-        cfg = merged_config(runs, args.merge, out)
+        cfg = merged_config(runs, args.merge, out, defaults=vars(ap.parse_args([])))
         rows = summarize(records, int(runs[0]["epochs"]), int(cfg["short"]), **TABLE)
         write_json(out, {"config": cfg, "epochs": runs[0]["epochs"], "machine": runs[0]["machine"], "records": records,
                          "summary": rows})
@@ -78,6 +82,7 @@ def main(argv=None) -> int:
 
     from eventsim.egru import EGRUClassifier, tasks
     from eventsim.ntt import GRUTwin, balanced_lambdas, prune_baseline, run_ntt
+    from eventsim.ntt.core import check_frozen
     from models import egru_digits
 
     torch.set_num_threads(1)
@@ -97,6 +102,10 @@ def main(argv=None) -> int:
                    trace_decay=cfg["trace_decay"])
     n_all = 8 * 3 * H + H * 3 * H + 10 * H
     keep = ("W_out",)
+    try:
+        frozen = check_frozen(twin, [k for k in args.ntt_freeze.split(",") if k])
+    except ValueError as e:
+        raise ValueError(f"--ntt-freeze: {e}") from None
     records = []
 
     def train_eval(model, seed: int) -> dict:
@@ -126,9 +135,13 @@ def main(argv=None) -> int:
                 if m == "ntt":
                     res = run_ntt(twin, Xtr, d, seed=seed, steps=args.ntt_steps, batch_size=args.ntt_batch,
                                   mask_every=args.mask_every, lambda_k=lam_k, lambda_2=lam_2, keep_dense=keep,
-                                  progress=False)
+                                  frozen=frozen, progress=False)
                     pv = res.provenance
+                    start = prune_baseline("magnitude", twin, d, seed=seed, keep_dense=keep)  # NTT's starting point
                     extra = {"lambda_k": lam_k, "lambda_2": lam_2, "eval_ntk_initial": pv["eval_ntk_initial"],
+                             # how far the transfer moved each weight tensor: norm after / norm at the start
+                             **{f"norm_ratio_{k}": float(np.linalg.norm(res.params[k]) / np.linalg.norm(start.params[k]))
+                                for k in ("W", "R", "W_out")},
                              "eval_ntk_final": pv["eval_ntk_final"], "eval_out_initial": pv["eval_out_initial"],
                              "eval_out_final": pv["eval_out_final"]}
                 else:

@@ -263,7 +263,7 @@ def main(argv=None) -> int:
     table = dict(density_label="pruned projections", order={"ntt": 0})
     if args.merge:
         runs, records = load_runs(args.merge)
-        cfg = merged_config(runs, args.merge, out)
+        cfg = merged_config(runs, args.merge, out, defaults=vars(ap.parse_args([])))
         rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]), **table)
         write_json(out, {"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows})
         return 0

@@ -1,4 +1,5 @@
-"""Merging per-seed runs of the NTT experiment scripts (``benchmarks/ntt_lif.py --merge``).
+"""Merging per-seed runs of the NTT experiment scripts (``benchmarks/ntt_lif.py --merge``), and their
+checks of protocol options before any work.
 
 The merged table is only a mean over seeds of one protocol if every merged run used that protocol
 and no training is counted twice; these tests hold the merge to both."""
@@ -69,3 +70,28 @@ def test_merge_refuses_a_training_counted_twice(tmp_path):
     b = _run(tmp_path / "b.json", "1", [_rec("ntt", 1, 0.85), _rec("random", 1, 0.7)])
     with pytest.raises(ValueError, match=r"b\.json and .*a\.json both hold ntt at density 0\.05, seed 1"):
         common.load_runs([a, b])
+
+
+def test_merge_takes_an_option_a_run_predates_as_its_default(tmp_path):
+    """A run made before ``--ntt-freeze`` existed has no key for it: it merges with a newer run that used
+    the default (nothing frozen) and is refused beside one that froze a projection."""
+    ntt_lif = _load("ntt_lif")
+    a = _run(tmp_path / "a.json", "0", [_rec("random", 0, 0.95)])
+    assert "ntt_freeze" not in json.loads(Path(a).read_text())["config"]
+    b = _run(tmp_path / "b.json", "1", [_rec("random", 1, 0.93)], ntt_freeze="")
+    c = _run(tmp_path / "c.json", "2", [_rec("ntt", 2, 0.96)], ntt_freeze="in->hidden")
+    out = tmp_path / "merged.json"
+    assert ntt_lif.main(["--task", "yinyang", "--merge", a, b, "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["config"]["ntt_freeze"] == "" and merged["config"]["seeds"] == "0,1"
+    with pytest.raises(ValueError, match=r"c\.json.*ntt_freeze='in->hidden' \(vs ''\)"):
+        ntt_lif.main(["--task", "yinyang", "--merge", a, c, "--out", str(out)])
+
+
+def test_ntt_egru_refuses_an_unknown_frozen_parameter_before_any_work(tmp_path):
+    ntt_egru = _load("ntt_egru")
+    out = tmp_path / "never.json"
+    with pytest.raises(ValueError, match=r"--ntt-freeze: .*'W_out'.*got \['W_readout'\]"):
+        ntt_egru.main(["--ntt-freeze", "W_readout", "--seeds", "0", "--densities", "0.05", "--methods", "ntt",
+                       "--no-dense", "--out", str(out)])
+    assert not out.exists()
