@@ -70,13 +70,14 @@ def load_runs(files: Sequence[str]) -> Tuple[List[dict], List[Dict]]:
 
 
 # Options that may differ between runs merged into one table: what was run, not how.
-PER_RUN_OPTIONS = frozenset({"seeds", "densities", "methods", "no_dense", "out", "merge"})
+PER_RUN_OPTIONS = frozenset({"seeds", "densities", "methods", "no_dense", "out", "merge", "merged"})
 
 
 def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | None = None,
                   defaults: Mapping | None = None) -> Dict:
     """The first run's config with the seeds, densities and methods of all runs (each once, sorted), the
-    merged file names and ``out`` (the merged file). The runs must share one protocol: ValueError naming
+    merged file names (for a file that is itself a merge, the files it was merged from) and ``out``
+    (the merged file). The runs must share one protocol: ValueError naming
     the file and the options if any option outside ``PER_RUN_OPTIONS`` differs from the first run's.
 
     ``defaults``: the script's option defaults. A run made before an option existed has no key for it;
@@ -95,7 +96,9 @@ def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | Non
         vals = {kind(v) for run in runs for v in str(run["config"].get(key, "")).split(",") if v}
         return ",".join(f"{v:g}" if kind is float else str(v) for v in sorted(vals))
 
-    cfg = dict(first, seeds=union("seeds", int), merged=list(files))
+    # a file that is itself a merge contributes the files it was merged from
+    merged = [m for f, run in zip(files, runs) for m in (run["config"].get("merged") or [str(f)])]
+    cfg = dict(first, seeds=union("seeds", int), merged=merged)
     if out is not None:
         cfg["out"] = str(out)
     if "densities" in cfg:

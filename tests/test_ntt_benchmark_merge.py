@@ -95,3 +95,20 @@ def test_ntt_egru_refuses_an_unknown_frozen_parameter_before_any_work(tmp_path):
         ntt_egru.main(["--ntt-freeze", "W_readout", "--seeds", "0", "--densities", "0.05", "--methods", "ntt",
                        "--no-dense", "--out", str(out)])
     assert not out.exists()
+
+
+def test_a_merged_file_merges_again_and_keeps_its_sources(tmp_path):
+    """New seeds are added to an earlier merge; the provenance lists the per-run files, not the merge."""
+    ntt_lif = _load("ntt_lif")
+    a = _run(tmp_path / "a.json", "0", [_rec("ntt", 0, 0.90)])
+    b = _run(tmp_path / "b.json", "1", [_rec("ntt", 1, 0.94)])
+    c = _run(tmp_path / "c.json", "2", [_rec("ntt", 2, 0.95)])
+    ab = tmp_path / "ab.json"
+    assert ntt_lif.main(["--task", "yinyang", "--merge", a, b, "--out", str(ab)]) == 0
+    abc = tmp_path / "abc.json"
+    assert ntt_lif.main(["--task", "yinyang", "--merge", str(ab), c, "--out", str(abc)]) == 0
+    merged = json.loads(abc.read_text())
+    assert merged["config"]["merged"] == [a, b, c]
+    assert merged["config"]["seeds"] == "0,1,2"
+    row = next(r for r in merged["summary"] if r["method"] == "ntt")
+    assert row["n"] == 3 and row["test_acc_mean"] == pytest.approx(100 * (0.90 + 0.94 + 0.95) / 3)
