@@ -77,8 +77,8 @@ def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | Non
                   defaults: Mapping | None = None) -> Dict:
     """The first run's config with the seeds, densities and methods of all runs (each once, sorted), the
     merged file names (for a file that is itself a merge, the files it was merged from) and ``out``
-    (the merged file). The runs must share one protocol: ValueError naming
-    the file and the options if any option outside ``PER_RUN_OPTIONS`` differs from the first run's.
+    (the merged file). The runs must share one protocol: ValueError naming the file and the options if
+    any option outside ``PER_RUN_OPTIONS`` differs from the first run's.
 
     ``defaults``: the script's option defaults. A run made before an option existed has no key for it;
     it is compared (and merged) as if run with the default, which is the behaviour the script had before

@@ -139,11 +139,11 @@ def main(argv=None) -> int:
                     pv = res.provenance
                     start = prune_baseline("magnitude", twin, d, seed=seed, keep_dense=keep)  # NTT's starting point
                     extra = {"lambda_k": lam_k, "lambda_2": lam_2, "eval_ntk_initial": pv["eval_ntk_initial"],
-                             # how far the transfer moved each weight tensor: norm after / norm at the start
-                             **{f"norm_ratio_{k}": float(np.linalg.norm(res.params[k]) / np.linalg.norm(start.params[k]))
-                                for k in ("W", "R", "W_out")},
                              "eval_ntk_final": pv["eval_ntk_final"], "eval_out_initial": pv["eval_out_initial"],
                              "eval_out_final": pv["eval_out_final"]}
+                    # how far the transfer moved each weight tensor: its norm after NTT / at the start
+                    extra.update({f"norm_ratio_{k}": float(np.linalg.norm(res.params[k]) / np.linalg.norm(start.params[k]))
+                                  for k in ("W", "R", "W_out")})
                 else:
                     res = prune_baseline(m, twin, d, seed=seed, X=Xtr, y=ytr, keep_dense=keep)
                 t_init = time.perf_counter() - t0

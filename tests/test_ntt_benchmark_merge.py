@@ -112,3 +112,20 @@ def test_a_merged_file_merges_again_and_keeps_its_sources(tmp_path):
     assert merged["config"]["seeds"] == "0,1,2"
     row = next(r for r in merged["summary"] if r["method"] == "ntt")
     assert row["n"] == 3 and row["test_acc_mean"] == pytest.approx(100 * (0.90 + 0.94 + 0.95) / 3)
+
+
+def test_ntt_egru_freezes_the_read_out_through_the_script(tmp_path):
+    """A tiny run end to end (16 units, 4 NTT steps): with ``--ntt-freeze W_out,b_out`` the read-out leaves
+    NTT as it entered (norm ratio 1 up to float32 rounding) while W and R moved; without it it moves too."""
+    ntt_egru = _load("ntt_egru")
+    ratios = {}
+    for tag, freeze in (("frozen", ["--ntt-freeze", "W_out,b_out"]), ("free", [])):
+        out = tmp_path / f"{tag}.json"
+        assert ntt_egru.main(["--hidden", "16", "--ntt-steps", "4", "--mask-every", "2", "--methods", "ntt",
+                              "--no-dense", "--densities", "0.1", "--seeds", "0", "--out", str(out), *freeze]) == 0
+        (rec,) = json.loads(out.read_text())["records"]
+        ratios[tag] = {k: rec[f"norm_ratio_{k}"] for k in ("W", "R", "W_out")}
+    assert ratios["frozen"]["W_out"] == pytest.approx(1.0, abs=1e-6)
+    assert abs(ratios["free"]["W_out"] - 1.0) > 1e-3
+    for k in ("W", "R"):
+        assert abs(ratios["frozen"][k] - 1.0) > 1e-3
