@@ -20,6 +20,16 @@ def parse_list(text: str, name: str, kind: Callable = float) -> list:
     return values
 
 
+def parse_names(text: str, name: str, allowed: Sequence[str] | None = None) -> Tuple[str, ...]:
+    """Comma-separated names from option ``name`` (none if ``text`` is empty); ValueError naming the
+    option and the unknown names if ``allowed`` is given and some are not in it."""
+    names = tuple(t for t in str(text).replace(" ", "").split(",") if t)
+    bad = [k for k in names if allowed is not None and k not in allowed]
+    if bad:
+        raise ValueError(f"{name}: unknown names {bad} (have {list(allowed)})")
+    return names
+
+
 def summarize(records: Sequence[Mapping], epochs: int, short: int, density_label: str,
               order: Mapping[str, int], extra: Sequence[Tuple[str, str]] = ()) -> List[Dict]:
     """Print the table (one row per method and density; mean ± sample std over seeds) and return its rows.

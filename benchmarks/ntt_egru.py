@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import load_runs, merged_config, parse_list, summarize, write_json  # noqa: E402
+from ntt_common import load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
 
 TABLE = dict(density_label="W, R", order={"dense": 0, "dense_twin": 1, "ntt": 2},
              extra=[("test activity (%)", "test_activity")])
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     n_all = 8 * 3 * H + H * 3 * H + 10 * H
     keep = ("W_out",)
     try:
-        frozen = check_frozen(twin, [k for k in args.ntt_freeze.split(",") if k])
+        frozen = check_frozen(twin, parse_names(args.ntt_freeze, "--ntt-freeze"))
     except ValueError as e:
         raise ValueError(f"--ntt-freeze: {e}") from None
     records = []

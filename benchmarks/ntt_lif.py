@@ -77,7 +77,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import load_runs, merged_config, parse_list, summarize, write_json  # noqa: E402
+from ntt_common import load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
 
 
 DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
@@ -275,16 +275,11 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     task = Task(args.task, args.hidden, bias_synapses=args.bias_synapses)
-    keep_dense = task.keep_dense if args.keep_dense is None else tuple(k for k in args.keep_dense.split(",") if k)
     projections = ["in->hidden", "hidden->out"]
-    bad = [k for k in keep_dense if k not in projections]
-    if bad:
-        raise ValueError(f"--keep-dense: unknown projections {bad} (have {projections})")
+    keep_dense = (task.keep_dense if args.keep_dense is None
+                  else parse_names(args.keep_dense, "--keep-dense", projections))
     keep_weights = tuple(f"W{projections.index(k)}" for k in keep_dense)  # the twin's weight names
-    freeze = tuple(k for k in args.ntt_freeze.split(",") if k)
-    bad = [k for k in freeze if k not in projections]
-    if bad:
-        raise ValueError(f"--ntt-freeze: unknown projections {bad} (have {projections})")
+    freeze = parse_names(args.ntt_freeze, "--ntt-freeze", projections)
     # a projection's weights, and with --bias-synapses its bias (the bias neuron's synapses into its targets)
     frozen_weights = tuple(f"{p}{projections.index(k)}" for k in freeze
                            for p in (("W", "b") if args.bias_synapses else ("W",)))

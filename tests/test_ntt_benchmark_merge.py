@@ -129,3 +129,12 @@ def test_ntt_egru_freezes_the_read_out_through_the_script(tmp_path):
     assert abs(ratios["free"]["W_out"] - 1.0) > 1e-3
     for k in ("W", "R"):
         assert abs(ratios["frozen"][k] - 1.0) > 1e-3
+
+
+@pytest.mark.parametrize("option, value", [("--ntt-freeze", "in->out"), ("--keep-dense", "hidden")])
+def test_ntt_lif_refuses_an_unknown_projection_before_any_work(tmp_path, option, value):
+    ntt_lif = _load("ntt_lif")
+    out = tmp_path / "never.json"
+    with pytest.raises(ValueError, match=rf"{option}: unknown names \['{value}'\] \(have \['in->hidden', 'hidden->out'\]\)"):
+        ntt_lif.main(["--task", "yinyang", option, value, "--out", str(out)])
+    assert not out.exists()
