@@ -25,6 +25,9 @@ Protocol (issue 5, the spiking part; see docs/ntt.md):
    dense network, at most 95 % (matching the dense output spike count is out of reach: the twin's
    weights are zero-mean, the recipe's output weights all positive); non-spiking read-outs
    (digits): the gain that matches the dense network's RMS summed input weight per read-out.
+   ``--out-gain capped`` (session 11, spiking outputs): the answering gain, but never above the gain
+   that matches the dense network's RMS summed input weight per output neuron (the digits rule), for
+   every method alike. Records hold both candidates (``gain_out_answered``, ``gain_out_rms``).
 4. Training: the task's recipe optimiser and loss (``--silent phantom``: Yin-Yang's first-spike loss
    with the phantom-spike remedy for silent label neurons, for every method) for ``--epochs`` epochs.
    Digits: AdamW 2e-2, decayed per epoch by 0.95^(30/epochs) (x0.95 per epoch at the default 30),
@@ -185,16 +188,27 @@ def _match_gain(build, calib, t_max: float, measure, target, lo: float = -3.0, h
     return float(g) if np.ndim(g) == 0 else g
 
 
-def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bool = False):
-    """(s_h, s_o, target): hidden gain matching the dense network's hidden spike count (``per_neuron``:
+def _rms_summed_input(W: np.ndarray) -> float:
+    """RMS over postsynaptic neurons (rows of ``W``) of the norm of their input weights."""
+    return float(np.sqrt(np.mean(np.sum(W ** 2, axis=1))))
+
+
+def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bool = False,
+              out_gain: str = "answered"):
+    """(s_h, s_o, target, info): hidden gain matching the dense network's hidden spike count (``per_neuron``:
     one gain per hidden neuron, each matching the dense network's mean count per neuron; neurons that
     do not reach half of it at the bisection's end, e.g. without excitatory input, get the median gain
     of those that do); output gain:
     spiking outputs (Yin-Yang): the one at which the outputs answer (some output neuron fires)
-    on as many calibration samples as the dense network's, at most 95 %; non-spiking read-outs
-    (digits): the gain matching the dense network's RMS summed input weight per output neuron."""
+    on as many calibration samples as the dense network's, at most 95 % (``out_gain="answered"``), or
+    that gain but never above the RMS-match gain below (``"capped"``; session 11);
+    non-spiking read-outs (digits): the RMS-match gain, which matches the dense network's RMS summed
+    input weight per output neuron. ``info``: both candidate output gains (``gain_out_answered`` is
+    None for non-spiking read-outs)."""
     import eventsim as es
 
+    if out_gain not in ("answered", "capped"):
+        raise ValueError(f"out_gain must be 'answered' or 'capped', got {out_gain!r}")
     dense_res = es.simulate(dense_net, calib, t_max, progress=False)
     target = _spikes_per_sample(dense_res, "hidden")
     if per_neuron:
@@ -206,15 +220,17 @@ def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bo
     else:
         s_h = _match_gain(lambda g: task.build_sparse(result, g, 1.0), calib, t_max,
                           lambda r: _spikes_per_sample(r, "hidden"), target)
+    g_rms = (_rms_summed_input(dense_net.projections["hidden->out"].to_dense())
+             / max(_rms_summed_input(result.params["W1"]), 1e-12))
+    g_answered = None
     if np.isfinite(task.out_params.v_th):
         goal = min(0.95, _answered(dense_res, "out"))
-        s_o = _match_gain(lambda g: task.build_sparse(result, s_h, g), calib, t_max, lambda r: _answered(r, "out"), goal)
+        g_answered = _match_gain(lambda g: task.build_sparse(result, s_h, g), calib, t_max,
+                                 lambda r: _answered(r, "out"), goal)
+        s_o = g_answered if out_gain == "answered" else min(g_answered, g_rms)
     else:
-        Wd = dense_net.projections["hidden->out"].to_dense()
-        Ws = result.params["W1"]
-        rms = lambda W: float(np.sqrt(np.mean(np.sum(W ** 2, axis=1))))  # noqa: E731
-        s_o = rms(Wd) / max(rms(Ws), 1e-12)
-    return s_h, s_o, target
+        s_o = g_rms
+    return s_h, s_o, target, {"gain_out_answered": g_answered, "gain_out_rms": g_rms}
 
 
 def main(argv=None) -> int:
@@ -245,6 +261,10 @@ def main(argv=None) -> int:
     ap.add_argument("--gain", choices=["layer", "neuron"], default="layer",
                     help="LIF operating point of the hidden layer: one gain for the layer (matching the dense network's "
                          "spike count) or one per hidden neuron (each matching its mean count per neuron)")
+    ap.add_argument("--out-gain", choices=["answered", "capped"], default="answered",
+                    help="spiking outputs (Yin-Yang): the output gain at which the outputs answer on as many calibration "
+                         "samples as the dense network's (at most 95 %%), or that gain capped at the one matching the dense "
+                         "network's RMS summed input weight per output neuron (session 11); read-outs: always the latter")
     ap.add_argument("--revive", type=float, default=0.0,
                     help="strength of SilentPeakReg on the hidden layer during training, for every method and dense "
                          "alike (pulls up the peak V of hidden neurons silent on the whole batch; default 0: off)")
@@ -349,7 +369,8 @@ def main(argv=None) -> int:
                 else:
                     res = prune_baseline(m, twin, d, seed=seed, X=task.X_twin, y=task.y_twin, keep_dense=keep_weights)
                 t_init = time.perf_counter() - t0
-                s_h, s_o, target = calibrate(task, res, dense, calib, t_max, per_neuron=args.gain == "neuron")
+                s_h, s_o, target, gains = calibrate(task, res, dense, calib, t_max, per_neuron=args.gain == "neuron",
+                                                    out_gain=args.out_gain)
                 net = task.build_sparse(res, s_h, s_o)
                 counts = es.simulate(net, calib, t_max, progress=False).counts("hidden")
                 rate = float(counts.sum()) / calib.n_samples
@@ -359,7 +380,7 @@ def main(argv=None) -> int:
                 n_syn = int(sum(p.n_synapses for p in net.projections.values()))
                 rec = {"method": m, "density": d, "overall_density": n_syn / n_all, "seed": seed, "test_acc": acc,
                        "test_acc_short": acc_s, "val_acc": acc_v, "init_s": t_init, "train_s": tt, **curve,
-                       "gain_hidden": float(np.median(s_h)), "gain_out": s_o, "active_hidden_fraction": active,
+                       "gain_hidden": float(np.median(s_h)), "gain_out": s_o, **gains, "active_hidden_fraction": active,
                        "active_hidden_fraction_trained": active_trained,
                        "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
                        "keep_dense": list(keep_dense)}

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
             res = prune_baseline(m, twin, args.density, seed=args.seed, X=task.X_twin, y=task.y_twin)
         W0, b0, W1 = res.params["W0"], res.params["b0"], res.params["W1"]
         has_in, has_out = (W0 != 0).any(axis=1), (W1 != 0).any(axis=0)
-        s_h, s_o, _ = calibrate(task, res, dense, calib, task.rec.T_MAX)
+        s_h, s_o, _, _ = calibrate(task, res, dense, calib, task.rec.T_MAX)
         fires = es.simulate(task.build_sparse(res, s_h, s_o), calib, task.rec.T_MAX,
                             progress=False).counts("hidden").sum(axis=0) > 0
         rows[m] = {"no input": float(np.mean(~has_in)), "no output": float(np.mean(~has_out)),
