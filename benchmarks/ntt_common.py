@@ -62,12 +62,20 @@ def summarize(records: Sequence[Mapping], epochs: int, short: int, density_label
     return rows
 
 
-def load_runs(files: Sequence[str]) -> Tuple[List[dict], List[Dict]]:
+def load_runs(files: Sequence[str], allow_partial: bool = False) -> Tuple[List[dict], List[Dict]]:
     """(runs, all their records) of the JSON files written by earlier runs (``--merge``).
 
     ValueError if two files hold a record of the same (method, density, seed): merging them would
-    count that training twice in the mean and the standard deviation."""
+    count that training twice in the mean and the standard deviation. A file written by a run that did
+    not finish (``"complete": false``, see ``checkpoint``) is refused unless ``allow_partial``; then its
+    config's seeds, densities, methods and ``no_dense`` are narrowed to the trainings it holds."""
     runs = [json.loads(Path(f).read_text()) for f in files]
+    for i, (f, run) in enumerate(zip(files, runs)):
+        if run.get("complete", True) is False:
+            if not allow_partial:
+                raise ValueError(f"--merge: {f} is the checkpoint of a run that did not finish ({len(run['records'])} "
+                                 f"trainings); rerun it, or pass --allow-partial to merge the trainings it holds")
+            runs[i] = as_recorded(run)
     seen: Dict[Tuple, str] = {}
     for f, run in zip(files, runs):
         for r in run["records"]:
@@ -79,8 +87,22 @@ def load_runs(files: Sequence[str]) -> Tuple[List[dict], List[Dict]]:
     return runs, [r for run in runs for r in run["records"]]
 
 
+def as_recorded(run: Mapping) -> Dict:
+    """``run`` with its config's seeds, densities, methods and ``no_dense`` narrowed to the trainings its
+    records hold (dense methods are those whose name starts with 'dense'), marked ``"partial": true``."""
+    recs = run["records"]
+    sparse = [r for r in recs if not str(r["method"]).startswith("dense")]
+    cfg = dict(run["config"],
+               seeds=",".join(str(s) for s in sorted({int(r["seed"]) for r in recs})),
+               densities=",".join(f"{d:g}" for d in sorted({float(r["density"]) for r in sparse})),
+               methods=",".join(sorted({str(r["method"]) for r in sparse})),
+               no_dense=not any(str(r["method"]).startswith("dense") for r in recs), partial=True)
+    return {**run, "config": cfg}
+
+
 # Options that may differ between runs merged into one table: what was run, not how.
-PER_RUN_OPTIONS = frozenset({"seeds", "densities", "methods", "no_dense", "out", "merge", "merged"})
+PER_RUN_OPTIONS = frozenset({"seeds", "densities", "methods", "no_dense", "out", "merge", "merged", "allow_partial",
+                             "partial", "merged_partial"})
 
 
 def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | None = None,
@@ -108,7 +130,12 @@ def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | Non
 
     # a file that is itself a merge contributes the files it was merged from
     merged = [m for f, run in zip(files, runs) for m in (run["config"].get("merged") or [str(f)])]
+    partial = [m for f, run in zip(files, runs)
+               for m in (run["config"].get("merged_partial") or ([str(f)] if run["config"].get("partial") else []))]
     cfg = dict(first, seeds=union("seeds", int), merged=merged)
+    cfg.pop("partial", None)
+    if partial:
+        cfg["merged_partial"] = partial  # the files that held only part of their run's trainings
     if out is not None:
         cfg["out"] = str(out)
     if "densities" in cfg:
@@ -118,10 +145,18 @@ def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | Non
     return cfg
 
 
-def write_json(out: Path, payload: Mapping) -> None:
-    """Write ``payload`` to ``out`` atomically (folder created if needed) and say so."""
+def write_json(out: Path, payload: Mapping, quiet: bool = False) -> None:
+    """Write ``payload`` to ``out`` atomically (folder created if needed) and, unless ``quiet``, say so."""
     from eventsim.io import atomic_write_text
 
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(payload, indent=1, default=float))
-    print(f"wrote {out}")
+    if not quiet:
+        print(f"wrote {out}")
+
+
+def checkpoint(out: Path, payload: Mapping) -> None:
+    """Write the trainings done so far to ``out`` (atomically, marked ``"complete": false``) after each
+    training, so a run that stops early keeps them; the run's last ``write_json`` replaces the file with
+    the complete one. ``--merge`` refuses such a file unless ``--allow-partial`` (``load_runs``)."""
+    write_json(out, {**payload, "complete": False}, quiet=True)

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
+from ntt_common import checkpoint, load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
 
 TABLE = dict(density_label="W, R", order={"dense": 0, "dense_twin": 1, "ntt": 2},
              extra=[("test activity (%)", "test_activity")])
@@ -68,14 +68,17 @@ def main(argv=None) -> int:
                     help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out; they must "
                          "share one protocol (only the seeds, densities, methods and --no-dense may differ) and "
                          "hold each (method, density, seed) once")
+    ap.add_argument("--allow-partial", action="store_true",
+                    help="with --merge: also take files of runs that did not finish (written after every training, "
+                         "marked complete: false), counting only the trainings they hold")
     args = ap.parse_args(argv)
     out = Path(args.out or ROOT / "benchmarks" / "results" / "ntt_egru_digits.json")
     if args.merge:
-        runs, records = load_runs(args.merge)
+        runs, records = load_runs(args.merge, allow_partial=args.allow_partial)
         cfg = merged_config(runs, args.merge, out, defaults=vars(ap.parse_args([])))
         rows = summarize(records, int(runs[0]["epochs"]), int(cfg["short"]), **TABLE)
         write_json(out, {"config": cfg, "epochs": runs[0]["epochs"], "machine": runs[0]["machine"], "records": records,
-                         "summary": rows})
+                         "summary": rows, "complete": True})
         return 0
 
     import torch
@@ -107,6 +110,12 @@ def main(argv=None) -> int:
     except ValueError as e:
         raise ValueError(f"--ntt-freeze: {e}") from None
     records = []
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
+               "torch_threads": torch.get_num_threads()}
+
+    def save_progress():
+        checkpoint(out, {"config": vars(args), "epochs": cfg["epochs"], "hidden": H, "machine": machine,
+                         "records": records})
 
     def train_eval(model, seed: int) -> dict:
         m, trained = egru_digits.train("row", seed=seed, progress=False, model=model, hidden=H)
@@ -122,6 +131,7 @@ def main(argv=None) -> int:
                 model = None if name == "dense" else EGRUClassifier.from_ntt(prune_baseline("dense", twin, 1.0, seed=seed))
                 r = dict(method=name, density=1.0, seed=seed, **train_eval(model, seed))
                 records.append(r)
+                save_progress()
                 print(f"{name:>10s}          seed {seed}: test {100 * r['test_acc']:.2f} % (after {args.short} epochs "
                       f"{100 * r['test_acc_short']:.2f} %), activity {100 * r['test_activity']:.1f} %, "
                       f"train {r['train_s']:.0f} s", flush=True)
@@ -150,6 +160,7 @@ def main(argv=None) -> int:
                 r = dict(method=m, density=d, seed=seed, init_s=t_init, **train_eval(EGRUClassifier.from_ntt(res), seed),
                          **extra)
                 records.append(r)
+                save_progress()
                 print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * r['test_acc']:.2f} % (after {args.short} epochs "
                       f"{100 * r['test_acc_short']:.2f} %), activity {100 * r['test_activity']:.1f} %, "
                       f"overall density {100 * r['overall_density']:.2f} %, init {t_init:.0f} s, train {r['train_s']:.0f} s"
@@ -158,10 +169,8 @@ def main(argv=None) -> int:
                       flush=True)
 
     rows = summarize(records, cfg["epochs"], args.short, **TABLE)
-    write_json(out, {"config": vars(args), "epochs": cfg["epochs"], "hidden": H,
-                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                             "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
-                 "records": records, "summary": rows})
+    write_json(out, {"config": vars(args), "epochs": cfg["epochs"], "hidden": H, "machine": machine,
+                     "records": records, "summary": rows, "complete": True})
     return 0
 
 

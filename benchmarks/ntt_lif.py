@@ -80,7 +80,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
+from ntt_common import checkpoint, load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
 
 
 DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
@@ -277,15 +277,19 @@ def main(argv=None) -> int:
                     help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out; they must "
                          "share one protocol (only the seeds, densities, methods and --no-dense may differ) and "
                          "hold each (method, density, seed) once")
+    ap.add_argument("--allow-partial", action="store_true",
+                    help="with --merge: also take files of runs that did not finish (written after every training, "
+                         "marked complete: false), counting only the trainings they hold")
     args = ap.parse_args(argv)
     suffix = "_phantom" if args.silent == "phantom" else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
     table = dict(density_label="pruned projections", order={"ntt": 0})
     if args.merge:
-        runs, records = load_runs(args.merge)
+        runs, records = load_runs(args.merge, allow_partial=args.allow_partial)
         cfg = merged_config(runs, args.merge, out, defaults=vars(ap.parse_args([])))
         rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]), **table)
-        write_json(out, {"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows})
+        write_json(out, {"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows,
+                         "complete": True})
         return 0
 
     import torch
@@ -328,6 +332,7 @@ def main(argv=None) -> int:
     if not (np.isfinite(wd) and wd >= 0):
         raise ValueError(f"--weight-decay must be >= 0, got {args.weight_decay!r}")
     records = []
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform()}
 
     def train_eval(net, seed: int):
         opt = task.make_opt(net, len(y), args.epochs, wd)
@@ -356,6 +361,7 @@ def main(argv=None) -> int:
             acc, acc_s, tt, acc_v, curve = train_eval(task.dense(seed), seed)
             records.append({"method": "dense", "density": 1.0, "overall_density": 1.0, "seed": seed, "test_acc": acc,
                             "test_acc_short": acc_s, "val_acc": acc_v, "train_s": tt, **curve})
+            checkpoint(out, {"config": vars(args), "machine": machine, "records": records})
             print(f"dense         seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
                   f"{100 * acc_s:.2f} %)  {tt:.0f} s", flush=True)
         twin = task.twin()
@@ -385,14 +391,14 @@ def main(argv=None) -> int:
                        "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
                        "keep_dense": list(keep_dense)}
                 records.append(rec)
+                checkpoint(out, {"config": vars(args), "machine": machine, "records": records})
                 print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
                       f"{100 * acc_s:.2f} %; val {100 * acc_v:.2f} %), gains {np.median(s_h):.3g}/{s_o:.3g}, hidden spikes {rate:.1f} "
                       f"({100 * active:.0f} % of neurons active, {100 * active_trained:.0f} % after training) "
                       f"(target {target:.1f}), init {t_init:.1f} s, train {tt:.0f} s", flush=True)
 
     rows = summarize(records, args.epochs, args.short, **table)
-    write_json(out, {"config": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                     "records": records, "summary": rows})
+    write_json(out, {"config": vars(args), "machine": machine, "records": records, "summary": rows, "complete": True})
     return 0
 
 

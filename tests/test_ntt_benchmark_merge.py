@@ -138,3 +138,77 @@ def test_ntt_lif_refuses_an_unknown_projection_before_any_work(tmp_path, option,
     with pytest.raises(ValueError, match=rf"{option}: unknown names \['{value}'\] \(have \['in->hidden', 'hidden->out'\]\)"):
         ntt_lif.main(["--task", "yinyang", option, value, "--out", str(out)])
     assert not out.exists()
+
+
+def test_merge_refuses_an_unfinished_run_unless_allowed_and_then_counts_what_it_holds(tmp_path):
+    ntt_lif = _load("ntt_lif")
+    a = _run(tmp_path / "a.json", "0", [_rec("ntt", 0, 0.90), _rec("dense", 0, 0.97, density=1.0)])
+    # a run of seeds 1-2 at two densities, stopped after its first sparse training
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps({"config": json.loads(Path(a).read_text())["config"] | {"seeds": "1,2",
+                                                                                   "densities": "0.05,0.1"},
+                             "machine": {"cpus": 2}, "records": [_rec("ntt", 1, 0.94)], "complete": False}))
+    out = tmp_path / "merged.json"
+    with pytest.raises(ValueError, match=r"b\.json is the checkpoint of a run that did not finish \(1 trainings\)"):
+        ntt_lif.main(["--task", "yinyang", "--merge", a, str(b), "--out", str(out)])
+    assert not out.exists()
+    assert ntt_lif.main(["--task", "yinyang", "--merge", a, str(b), "--out", str(out), "--allow-partial"]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["complete"] is True
+    assert merged["config"]["seeds"] == "0,1"  # seed 2 was never trained, so it is not claimed
+    assert merged["config"]["densities"] == "0.05"
+    assert merged["config"]["merged_partial"] == [str(b)]
+    row = next(r for r in merged["summary"] if r["method"] == "ntt")
+    assert row["n"] == 2 and row["test_acc_mean"] == pytest.approx(100 * (0.90 + 0.94) / 2)
+
+
+def _fail_on_call(n: int, fn):
+    """``fn`` that raises RuntimeError on its n-th call (a run interrupted mid-way)."""
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise RuntimeError("interrupted")
+        return fn(*args, **kwargs)
+
+    return wrapped
+
+
+def test_an_interrupted_ntt_lif_run_leaves_its_finished_trainings(tmp_path, monkeypatch):
+    """Tiny Yin-Yang run (12 hidden, 1 epoch): dense trains, the random network's training is interrupted.
+    The file on disk is the checkpoint after the dense training: valid JSON, marked unfinished."""
+    import eventsim.train
+
+    ntt_lif = _load("ntt_lif")
+    monkeypatch.setattr(eventsim.train, "fit", _fail_on_call(2, eventsim.train.fit))
+    out = tmp_path / "run.json"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        ntt_lif.main(["--task", "yinyang", "--hidden", "12", "--epochs", "1", "--short", "1", "--densities", "0.3",
+                      "--methods", "random", "--seeds", "0", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["complete"] is False
+    assert [(r["method"], r["seed"]) for r in saved["records"]] == [("dense", 0)]
+    assert 0.0 <= saved["records"][0]["test_acc"] <= 1.0
+
+
+def test_an_interrupted_ntt_egru_run_leaves_its_finished_trainings(tmp_path, monkeypatch):
+    """Tiny EGRU run (16 units, 4 NTT steps) at two densities, interrupted in its second training; a run
+    that finishes replaces the checkpoint with the complete file."""
+    ntt_egru = _load("ntt_egru")
+    args = ["--hidden", "16", "--ntt-steps", "4", "--mask-every", "2", "--methods", "random", "--no-dense",
+            "--densities", "0.1,0.2", "--seeds", "0"]
+    done = tmp_path / "done.json"
+    assert ntt_egru.main([*args, "--out", str(done)]) == 0
+    complete = json.loads(done.read_text())
+    assert complete["complete"] is True and len(complete["records"]) == 2
+    from models import egru_digits  # importable once the script is loaded (it puts the repository on the path)
+
+    monkeypatch.setattr(egru_digits, "train", _fail_on_call(2, egru_digits.train))
+    out = tmp_path / "run.json"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        ntt_egru.main([*args, "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["complete"] is False
+    assert [(r["method"], r["density"]) for r in saved["records"]] == [("random", 0.1)]
+    assert saved["records"][0]["test_acc"] == complete["records"][0]["test_acc"]  # same training, same seed
