@@ -28,6 +28,9 @@ Protocol (issue 5, the spiking part; see docs/ntt.md):
    ``--out-gain capped`` (session 11, spiking outputs): the answering gain, but never above the gain
    that matches the dense network's RMS summed input weight per output neuron (the digits rule), for
    every method alike. Records hold both candidates (``gain_out_answered``, ``gain_out_rms``).
+   ``--out-gain neuron`` (session 11): one gain per output neuron, at which it fires on as many
+   calibration samples as the dense network's neuron of the same index (at most 95 %), each capped the
+   same way. Records hold ``gain_out`` (the median) and ``gain_out_per_neuron``.
 4. Training: the task's recipe optimiser and loss (``--silent phantom``: Yin-Yang's first-spike loss
    with the phantom-spike remedy for silent label neurons, for every method) for ``--epochs`` epochs.
    Digits: AdamW 2e-2, decayed per epoch by 0.95^(30/epochs) (x0.95 per epoch at the default 30),
@@ -193,6 +196,9 @@ def _rms_summed_input(W: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.sum(W ** 2, axis=1))))
 
 
+OUT_GAIN_RULES = ("answered", "capped", "neuron")
+
+
 def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bool = False,
               out_gain: str = "answered"):
     """(s_h, s_o, target, info): hidden gain matching the dense network's hidden spike count (``per_neuron``:
@@ -201,14 +207,17 @@ def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bo
     of those that do); output gain:
     spiking outputs (Yin-Yang): the one at which the outputs answer (some output neuron fires)
     on as many calibration samples as the dense network's, at most 95 % (``out_gain="answered"``), or
-    that gain but never above the RMS-match gain below (``"capped"``; session 11);
+    that gain but never above the RMS-match gain below (``"capped"``; session 11), or (``"neuron"``;
+    session 11) one gain per output neuron, at which it fires on as many calibration samples as the
+    dense network's neuron of the same index (at most 95 %), each capped at the RMS-match gain;
     non-spiking read-outs (digits): the RMS-match gain, which matches the dense network's RMS summed
-    input weight per output neuron. ``info``: both candidate output gains (``gain_out_answered`` is
-    None for non-spiking read-outs)."""
+    input weight per output neuron. ``info``: the candidate output gains before any cap
+    (``gain_out_answered``: None for non-spiking read-outs, one per neuron for ``"neuron"``) and the
+    RMS-match gain (``gain_out_rms``)."""
     import eventsim as es
 
-    if out_gain not in ("answered", "capped"):
-        raise ValueError(f"out_gain must be 'answered' or 'capped', got {out_gain!r}")
+    if out_gain not in OUT_GAIN_RULES:
+        raise ValueError(f"out_gain must be one of {OUT_GAIN_RULES}, got {out_gain!r}")
     dense_res = es.simulate(dense_net, calib, t_max, progress=False)
     target = _spikes_per_sample(dense_res, "hidden")
     if per_neuron:
@@ -223,7 +232,13 @@ def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bo
     g_rms = (_rms_summed_input(dense_net.projections["hidden->out"].to_dense())
              / max(_rms_summed_input(result.params["W1"]), 1e-12))
     g_answered = None
-    if np.isfinite(task.out_params.v_th):
+    if np.isfinite(task.out_params.v_th) and out_gain == "neuron":
+        fires = lambda r: (r.counts("out") > 0).mean(axis=0)  # noqa: E731  (fraction of samples, per neuron)
+        g_answered = _match_gain(lambda g: task.build_sparse(result, s_h, g), calib, t_max, fires,
+                                 np.minimum(0.95, fires(dense_res)))
+        s_o = np.minimum(g_answered, g_rms)
+        g_answered = [float(g) for g in g_answered]
+    elif np.isfinite(task.out_params.v_th):
         goal = min(0.95, _answered(dense_res, "out"))
         g_answered = _match_gain(lambda g: task.build_sparse(result, s_h, g), calib, t_max,
                                  lambda r: _answered(r, "out"), goal)
@@ -261,10 +276,12 @@ def main(argv=None) -> int:
     ap.add_argument("--gain", choices=["layer", "neuron"], default="layer",
                     help="LIF operating point of the hidden layer: one gain for the layer (matching the dense network's "
                          "spike count) or one per hidden neuron (each matching its mean count per neuron)")
-    ap.add_argument("--out-gain", choices=["answered", "capped"], default="answered",
+    ap.add_argument("--out-gain", choices=list(OUT_GAIN_RULES), default="answered",
                     help="spiking outputs (Yin-Yang): the output gain at which the outputs answer on as many calibration "
                          "samples as the dense network's (at most 95 %%), or that gain capped at the one matching the dense "
-                         "network's RMS summed input weight per output neuron (session 11); read-outs: always the latter")
+                         "network's RMS summed input weight per output neuron ('capped'), or one gain per output neuron, "
+                         "each firing on as many samples as the dense network's neuron, capped the same way ('neuron'; "
+                         "session 11); read-outs: always the RMS-match gain")
     ap.add_argument("--revive", type=float, default=0.0,
                     help="strength of SilentPeakReg on the hidden layer during training, for every method and dense "
                          "alike (pulls up the peak V of hidden neurons silent on the whole batch; default 0: off)")
@@ -386,14 +403,15 @@ def main(argv=None) -> int:
                 n_syn = int(sum(p.n_synapses for p in net.projections.values()))
                 rec = {"method": m, "density": d, "overall_density": n_syn / n_all, "seed": seed, "test_acc": acc,
                        "test_acc_short": acc_s, "val_acc": acc_v, "init_s": t_init, "train_s": tt, **curve,
-                       "gain_hidden": float(np.median(s_h)), "gain_out": s_o, **gains, "active_hidden_fraction": active,
+                       "gain_hidden": float(np.median(s_h)), "gain_out": float(np.median(s_o)), **gains,
+                       "gain_out_per_neuron": [float(g) for g in np.broadcast_to(s_o, (task.sizes[2],))], "active_hidden_fraction": active,
                        "active_hidden_fraction_trained": active_trained,
                        "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
                        "keep_dense": list(keep_dense)}
                 records.append(rec)
                 checkpoint(out, {"config": vars(args), "machine": machine, "records": records})
                 print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
-                      f"{100 * acc_s:.2f} %; val {100 * acc_v:.2f} %), gains {np.median(s_h):.3g}/{s_o:.3g}, hidden spikes {rate:.1f} "
+                      f"{100 * acc_s:.2f} %; val {100 * acc_v:.2f} %), gains {np.median(s_h):.3g}/{np.median(s_o):.3g}, hidden spikes {rate:.1f} "
                       f"({100 * active:.0f} % of neurons active, {100 * active_trained:.0f} % after training) "
                       f"(target {target:.1f}), init {t_init:.1f} s, train {tt:.0f} s", flush=True)
 

@@ -79,5 +79,32 @@ def test_capped_gain_is_the_answering_gain_when_that_is_lower(setup):
 
 def test_calibrate_names_a_bad_output_rule(setup):
     ntt_lif, task, res, dense, calib = setup
-    with pytest.raises(ValueError, match="out_gain must be 'answered' or 'capped', got 'rms'"):
+    with pytest.raises(ValueError, match=r"out_gain must be one of \('answered', 'capped', 'neuron'\), got 'rms'"):
         ntt_lif.calibrate(task, res, dense, calib, task.rec.T_MAX, out_gain="rms")
+
+
+def test_one_gain_per_output_neuron_brackets_each_neurons_firing_goal_or_stops_at_the_cap(setup):
+    """``out_gain="neuron"``: neuron 0 made purely inhibitory can never fire, so its gain stops at the cap;
+    the others' gains are where their firing fraction crosses the dense network's (at most 0.95)."""
+    import eventsim as es
+    from eventsim.ntt import prune_baseline
+
+    ntt_lif, task, _, dense, calib = setup
+    res = prune_baseline("random", task.twin(), 1.0, seed=1, keep_dense=("W0",))
+    W1 = np.abs(res.params["W1"])
+    W1[0] *= -1.0
+    res = dataclasses.replace(res, params=dict(res.params, W1=W1), masks=dict(res.masks))
+    s_h, s_o, _, info = ntt_lif.calibrate(task, res, dense, calib, task.rec.T_MAX, out_gain="neuron")
+    cap = _rms_gain(dense, res)
+    assert s_o.shape == (3,) and s_o[0] == pytest.approx(cap, rel=1e-12) and info["gain_out_answered"][0] > 9e3
+
+    def fires(gains):
+        r = es.simulate(task.build_sparse(res, s_h, gains), calib, task.rec.T_MAX, progress=False)
+        return (r.counts("out") > 0).mean(axis=0)
+
+    goal = np.minimum(0.95, (es.simulate(dense, calib, task.rec.T_MAX, progress=False).counts("out") > 0).mean(axis=0))
+    below, above = fires(s_o * 0.99), fires(s_o * 1.01)
+    for j in (1, 2):
+        assert s_o[j] < cap  # each reaches its goal below the cap here ...
+        assert below[j] < goal[j] <= above[j]  # ... and its gain is where the fraction crosses it
+    assert s_o[1] != pytest.approx(s_o[2], rel=1e-3)  # one gain per neuron, not one for the layer
