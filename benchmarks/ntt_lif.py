@@ -281,7 +281,7 @@ def main(argv=None) -> int:
                          "samples as the dense network's (at most 95 %%), or that gain capped at the one matching the dense "
                          "network's RMS summed input weight per output neuron ('capped'), or one gain per output neuron, "
                          "each firing on as many samples as the dense network's neuron, capped the same way ('neuron'; "
-                         "session 11); read-outs: always the RMS-match gain")
+                         "session 11); digits read-outs always take the RMS-match gain (only the default is accepted there)")
     ap.add_argument("--revive", type=float, default=0.0,
                     help="strength of SilentPeakReg on the hidden layer during training, for every method and dense "
                          "alike (pulls up the peak V of hidden neurons silent on the whole batch; default 0: off)")
@@ -298,6 +298,9 @@ def main(argv=None) -> int:
                     help="with --merge: also take files of runs that did not finish (written after every training, "
                          "marked complete: false), counting only the trainings they hold")
     args = ap.parse_args(argv)
+    if args.task == "digits" and args.out_gain != "answered":
+        raise ValueError(f"--out-gain {args.out_gain} applies to spiking outputs (yinyang); the digits read-outs "
+                         "always take the RMS-match gain")
     suffix = "_phantom" if args.silent == "phantom" else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
     table = dict(density_label="pruned projections", order={"ntt": 0})

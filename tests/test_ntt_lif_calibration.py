@@ -108,3 +108,10 @@ def test_one_gain_per_output_neuron_brackets_each_neurons_firing_goal_or_stops_a
         assert s_o[j] < cap  # each reaches its goal below the cap here ...
         assert below[j] < goal[j] <= above[j]  # ... and its gain is where the fraction crosses it
     assert s_o[1] != pytest.approx(s_o[2], rel=1e-3)  # one gain per neuron, not one for the layer
+
+
+def test_the_script_refuses_an_output_rule_for_read_outs_that_do_not_spike(tmp_path):
+    out = tmp_path / "never.json"
+    with pytest.raises(ValueError, match="--out-gain capped applies to spiking outputs"):
+        _ntt_lif().main(["--task", "digits", "--out-gain", "capped", "--out", str(out)])
+    assert not out.exists()
