@@ -298,9 +298,6 @@ def main(argv=None) -> int:
                     help="with --merge: also take files of runs that did not finish (written after every training, "
                          "marked complete: false), counting only the trainings they hold")
     args = ap.parse_args(argv)
-    if args.task == "digits" and args.out_gain != "answered":
-        raise ValueError(f"--out-gain {args.out_gain} applies to spiking outputs (yinyang); the digits read-outs "
-                         "always take the RMS-match gain")
     suffix = "_phantom" if args.silent == "phantom" else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
     table = dict(density_label="pruned projections", order={"ntt": 0})
@@ -319,6 +316,9 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     task = Task(args.task, args.hidden, bias_synapses=args.bias_synapses)
+    if not np.isfinite(task.out_params.v_th) and args.out_gain != "answered":
+        raise ValueError(f"--out-gain {args.out_gain} applies to spiking outputs; the {args.task} read-outs do not "
+                         "spike and always take the RMS-match gain")
     projections = ["in->hidden", "hidden->out"]
     keep_dense = (task.keep_dense if args.keep_dense is None
                   else parse_names(args.keep_dense, "--keep-dense", projections))
@@ -354,6 +354,9 @@ def main(argv=None) -> int:
     records = []
     machine = {"cpus": os.cpu_count(), "platform": platform.platform()}
 
+    def save_progress():
+        checkpoint(out, {"config": vars(args), "machine": machine, "records": records})
+
     def train_eval(net, seed: int):
         opt = task.make_opt(net, len(y), args.epochs, wd)
         short = {}
@@ -381,7 +384,7 @@ def main(argv=None) -> int:
             acc, acc_s, tt, acc_v, curve = train_eval(task.dense(seed), seed)
             records.append({"method": "dense", "density": 1.0, "overall_density": 1.0, "seed": seed, "test_acc": acc,
                             "test_acc_short": acc_s, "val_acc": acc_v, "train_s": tt, **curve})
-            checkpoint(out, {"config": vars(args), "machine": machine, "records": records})
+            save_progress()
             print(f"dense         seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
                   f"{100 * acc_s:.2f} %)  {tt:.0f} s", flush=True)
         twin = task.twin()
@@ -412,7 +415,7 @@ def main(argv=None) -> int:
                        "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
                        "keep_dense": list(keep_dense)}
                 records.append(rec)
-                checkpoint(out, {"config": vars(args), "machine": machine, "records": records})
+                save_progress()
                 print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
                       f"{100 * acc_s:.2f} %; val {100 * acc_v:.2f} %), gains {np.median(s_h):.3g}/{np.median(s_o):.3g}, hidden spikes {rate:.1f} "
                       f"({100 * active:.0f} % of neurons active, {100 * active_trained:.0f} % after training) "
