@@ -11,7 +11,8 @@ Protocol (issue 5, the EGRU part; see docs/ntt.md):
    and trace decay; its forward pass is the EGRU's (tested), so no operating-point calibration is needed.
 2. Mask and initial weights per method at density d of W (8 x 3H) and R (H x 3H), the read-out
    (10 x H, 0.6 % of the weights at H = 512) kept dense: NTT (``run_ntt`` on the unlabelled training
-   sequences, the closed-form GRU NTK, ``--ntt-steps`` steps of batch ``--ntt-batch``, mask update
+   sequences, the closed-form GRU NTK; method ``ntt_active``: the student-NTK variant 'active', only
+   the kept weights, with lambda_K balanced for it, session 12; ``--ntt-steps`` steps of batch ``--ntt-batch``, mask update
    every ``--mask-every`` steps, loss weights from ``balanced_lambdas``: the GRU twin's logits are
    ~100x smaller than the MLP twins', so the default weights would leave only the L2 term; ``--lambda-2``
    overrides lambda_2, e.g. 0: the L2 term is what shrinks R, docs/ntt.md; ``--ntt-freeze W_out,b_out``
@@ -42,7 +43,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ntt_common import checkpoint, load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
 
-TABLE = dict(density_label="W, R", order={"dense": 0, "dense_twin": 1, "ntt": 2},
+#: NTT methods and their student-NTK variants ('active': only the kept weights, session 12)
+NTT_VARIANTS = {"ntt": "all", "ntt_active": "active"}
+TABLE = dict(density_label="W, R", order={"dense": 0, "dense_twin": 1, "ntt": 2, "ntt_active": 3},
              extra=[("test activity (%)", "test_activity")])
 
 
@@ -96,6 +99,11 @@ def main(argv=None) -> int:
     densities = parse_list(args.densities, "--densities")
     seeds = parse_list(args.seeds, "--seeds", int)
     methods = parse_list(args.methods, "--methods", str)
+    from eventsim.ntt.baselines import BASELINES
+
+    unknown = [m for m in methods if m not in tuple(NTT_VARIANTS) + tuple(BASELINES)]
+    if unknown:
+        raise ValueError(f"--methods: unknown {unknown!r}; expected one of {list(NTT_VARIANTS) + list(BASELINES)}")
     if args.lambda_2 is not None and not (np.isfinite(args.lambda_2) and args.lambda_2 >= 0):
         raise ValueError(f"--lambda-2 must be a finite number >= 0, got {args.lambda_2!r}")
     if args.short < 1 or args.short > cfg["epochs"]:
@@ -136,19 +144,21 @@ def main(argv=None) -> int:
                       f"{100 * r['test_acc_short']:.2f} %), activity {100 * r['test_activity']:.1f} %, "
                       f"train {r['train_s']:.0f} s", flush=True)
         for d in densities:
-            lam_k, lam_2 = balanced_lambdas(twin, Xtr, d, seed=seed, batch_size=args.ntt_batch, keep_dense=keep)
-            if args.lambda_2 is not None:
-                lam_2 = args.lambda_2
             for m in methods:
                 t0 = time.perf_counter()
                 extra = {}
-                if m == "ntt":
+                if m in NTT_VARIANTS:
+                    variant = NTT_VARIANTS[m]
+                    lam_k, lam_2 = balanced_lambdas(twin, Xtr, d, seed=seed, batch_size=args.ntt_batch, keep_dense=keep,
+                                                    variant=variant)
+                    if args.lambda_2 is not None:
+                        lam_2 = args.lambda_2
                     res = run_ntt(twin, Xtr, d, seed=seed, steps=args.ntt_steps, batch_size=args.ntt_batch,
                                   mask_every=args.mask_every, lambda_k=lam_k, lambda_2=lam_2, keep_dense=keep,
-                                  frozen=frozen, progress=False)
+                                  frozen=frozen, variant=variant, progress=False)
                     pv = res.provenance
                     start = prune_baseline("magnitude", twin, d, seed=seed, keep_dense=keep)  # NTT's starting point
-                    extra = {"lambda_k": lam_k, "lambda_2": lam_2, "eval_ntk_initial": pv["eval_ntk_initial"],
+                    extra = {"variant": variant, "lambda_k": lam_k, "lambda_2": lam_2, "eval_ntk_initial": pv["eval_ntk_initial"],
                              "eval_ntk_final": pv["eval_ntk_final"], "eval_out_initial": pv["eval_out_initial"],
                              "eval_out_final": pv["eval_out_final"]}
                     # how far the transfer moved each weight tensor: its norm after NTT / at the start

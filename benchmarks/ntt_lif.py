@@ -13,7 +13,8 @@ Protocol (issue 5, the spiking part; see docs/ntt.md):
    LIF hidden and LIF output neurons (first-spike loss); twin inputs = 1 - v for the four
    coordinates (a coordinate spikes at 30 v ms: small = early = strong) and 1 for the bias spike.
 2. Mask and initial weights per method at density d per pruned projection: NTT (``run_ntt``,
-   defaults, unlabelled training inputs), random, magnitude, SNIP (labelled, 128 samples), all from
+   defaults, unlabelled training inputs; method ``ntt_active``: the same with the student-NTK variant
+   'active', only the kept weights, session 12), random, magnitude, SNIP (labelled, 128 samples), all from
    the same twin initialisation; "dense" is the LIF recipe's own initialisation (no twin). Yin-Yang
    keeps its input projection dense (``--keep-dense``, default for that task): with 5 inputs, 5 %
    of 5 x 200 synapses would leave about 80 % of the hidden neurons without any input; the summary
@@ -254,7 +255,8 @@ def main(argv=None) -> int:
     ap.add_argument("--densities", default="0.05,0.1")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--methods", default="ntt,random,magnitude,snip",
-                    help="sparse methods (the dense network is trained too unless --no-dense); 'dense': only it")
+                    help="sparse methods: ntt, ntt_active (NTT with the 'active' student NTK), random, magnitude, "
+                         "snip (the dense network is trained too unless --no-dense); 'dense': only it")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--short", type=int, default=3, help="also report the test accuracy after this many epochs")
     ap.add_argument("--hidden", type=int, default=None,
@@ -300,7 +302,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     suffix = "_phantom" if args.silent == "phantom" else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
-    table = dict(density_label="pruned projections", order={"ntt": 0})
+    table = dict(density_label="pruned projections", order={"ntt": 0, "ntt_active": 1})
     if args.merge:
         runs, records = load_runs(args.merge, allow_partial=args.allow_partial)
         cfg = merged_config(runs, args.merge, out, defaults=vars(ap.parse_args([])))
@@ -333,6 +335,11 @@ def main(argv=None) -> int:
     if "dense" in methods and args.no_dense:
         raise ValueError("--methods lists dense but --no-dense is set")
     methods = [m for m in methods if m != "dense"]  # dense is trained unless --no-dense; '--methods dense': it alone
+    from eventsim.ntt.baselines import BASELINES
+
+    unknown = [m for m in methods if m not in ("ntt", "ntt_active") + tuple(BASELINES)]
+    if unknown:
+        raise ValueError(f"--methods: unknown {unknown!r}; expected ntt, ntt_active, dense or one of {[b for b in BASELINES if b != 'dense']}")
     (tr, y), (va, yv), (te, yt) = task.splits
     loss, t_max = task.rec.loss(), task.rec.T_MAX
     if args.silent != "none":
@@ -392,9 +399,10 @@ def main(argv=None) -> int:
         for d in densities:
             for m in methods:
                 t0 = time.perf_counter()
-                if m == "ntt":
+                if m in ("ntt", "ntt_active"):
                     res = run_ntt(twin, task.X_twin, d, seed=seed, steps=args.ntt_steps, progress=False,
-                                  keep_dense=keep_weights, frozen=frozen_weights)
+                                  keep_dense=keep_weights, frozen=frozen_weights,
+                                  variant="active" if m == "ntt_active" else "all")
                 else:
                     res = prune_baseline(m, twin, d, seed=seed, X=task.X_twin, y=task.y_twin, keep_dense=keep_weights)
                 t_init = time.perf_counter() - t0

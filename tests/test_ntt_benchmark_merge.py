@@ -212,3 +212,30 @@ def test_an_interrupted_ntt_egru_run_leaves_its_finished_trainings(tmp_path, mon
     assert saved["complete"] is False
     assert [(r["method"], r["density"]) for r in saved["records"]] == [("random", 0.1)]
     assert saved["records"][0]["test_acc"] == complete["records"][0]["test_acc"]  # same training, same seed
+
+
+def test_ntt_egru_runs_both_ntk_variants_each_balanced_for_its_own_kernel(tmp_path):
+    """Method ntt_active (session 12) runs NTT with the 'active' student NTK, and its lambda_K is balanced
+    against that kernel's initial distance (lambda_K * NTK = 2 * output term on the balancing batch, which
+    is also the evaluation batch), not against the 'all' kernel's."""
+    from eventsim.ntt.core import BALANCE_NTK_RATIO
+
+    ntt_egru = _load("ntt_egru")
+    out = tmp_path / "variants.json"
+    assert ntt_egru.main(["--hidden", "16", "--ntt-steps", "4", "--mask-every", "2", "--methods", "ntt,ntt_active",
+                          "--no-dense", "--densities", "0.1", "--seeds", "0", "--lambda-2", "0", "--out", str(out)]) == 0
+    recs = {r["method"]: r for r in json.loads(out.read_text())["records"]}
+    assert (recs["ntt"]["variant"], recs["ntt_active"]["variant"]) == ("all", "active")
+    assert recs["ntt_active"]["eval_ntk_initial"] != pytest.approx(recs["ntt"]["eval_ntk_initial"], rel=1e-3)
+    for r in recs.values():
+        assert r["lambda_k"] * r["eval_ntk_initial"] == pytest.approx(BALANCE_NTK_RATIO * r["eval_out_initial"], rel=1e-4)
+        assert r["lambda_2"] == 0.0
+
+
+@pytest.mark.parametrize("script, argv", [("ntt_egru", []), ("ntt_lif", ["--task", "yinyang"])])
+def test_the_ntt_scripts_refuse_an_unknown_method_before_any_work(tmp_path, script, argv):
+    module = _load(script)
+    out = tmp_path / "never.json"
+    with pytest.raises(ValueError, match=r"--methods: unknown \['ntt_kept'\]"):
+        module.main([*argv, "--methods", "ntt,ntt_kept", "--seeds", "0", "--out", str(out)])
+    assert not out.exists()

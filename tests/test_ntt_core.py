@@ -143,6 +143,15 @@ def test_balanced_lambdas_set_the_initial_term_ratios():
     l2 = float(sum((eff[k] ** 2).sum() for k in tw.weight_names))
     assert lam_k * float(kd) == pytest.approx(3.0 * float(od), rel=1e-9)
     assert (lam_2 / 0.2) * l2 == pytest.approx(0.5 * float(od), rel=1e-9)
+    # variant='active' balances against the NTK distance of the kept weights only
+    lam_ka, lam_2a = balanced_lambdas(tw, Xg, 0.2, seed=2, batch_size=16, ntk_ratio=3.0, l2_ratio=0.5,
+                                      keep_dense=("W_out",), dtype="float64", variant="active")
+    with torch.no_grad():
+        kda, _ = ntt_distances(tw, p, eff, m, torch.as_tensor(Xg[:16]), "active")
+    assert float(kda) != pytest.approx(float(kd), rel=1e-3)
+    assert lam_ka * float(kda) == pytest.approx(3.0 * float(od), rel=1e-9) and lam_2a == pytest.approx(lam_2, rel=1e-12)
+    with pytest.raises(ValueError, match="variant"):
+        balanced_lambdas(tw, Xg, 0.2, batch_size=16, variant="kept")
     # the ratios were read off the defaults on the digits LIF twin at 5 %: there they give the defaults back
     from eventsim.data import digits_arrays
 

@@ -152,10 +152,30 @@ def test_gru_closed_form_ntk_matches_torch_func_and_explicit(n_steps):
     assert a.shape == (2, 3, 4, 4)
     assert torch.allclose(a, ntk_func(tw, pe, x[:2], x[2:], m, "all"), rtol=1e-10, atol=1e-13)
     assert torch.allclose(a, ntk_explicit(tw, pe, x[:2], x[2:], m, "all"), rtol=1e-10, atol=1e-13)
-    # 'active' on a masked network is not the closed form's business: it must equal torch.func's 'active'
-    assert torch.allclose(gru_ntk(tw, pe, x[:2], x[2:], m, "active"), ntk_func(tw, pe, x[:2], x[2:], m, "active"),
-                          rtol=1e-10, atol=1e-13)
     assert tw.ntk(pe, x[:2], x[2:], m, "all").equal(a)  # the twin's ntk() is the closed form
+
+
+@pytest.mark.parametrize("mask_out", [False, True])
+def test_gru_closed_form_active_ntk_matches_torch_func_and_explicit(mask_out):
+    """'active' over the kept entries only (session 12): the gathered closed form against both oracles,
+    with the read-out dense (all-ones mask, as ntt_egru.py keeps it) or pruned too."""
+    tw = GRUTwin(3, 6, 4, n_steps=4)
+    pe, m = _masked(tw, 3, 0.3)
+    if not mask_out:
+        m["W_out"] = torch.ones_like(m["W_out"])
+        pe["W_out"] = tw.init_params(3, "float64")["W_out"]
+    x = _x(5, 4, 3, seed=22)
+    act = gru_ntk(tw, pe, x[:2], x[2:], m, "active")
+    assert act.shape == (2, 3, 4, 4)
+    assert torch.allclose(act, ntk_func(tw, pe, x[:2], x[2:], m, "active"), rtol=1e-10, atol=1e-13)
+    assert torch.allclose(act, ntk_explicit(tw, pe, x[:2], x[2:], m, "active"), rtol=1e-10, atol=1e-13)
+    # the variants differ on a masked network (the pruned entries' Jacobian columns are not zero)
+    assert float((gru_ntk(tw, pe, x[:2], x[2:], m, "all") - act).abs().max()) > 1e-3 * float(act.abs().max())
+    # all-ones masks: 'active' is the dense NTK
+    ones = {k: torch.ones_like(v) for k, v in m.items()}
+    p = tw.init_params(3, "float64")
+    assert torch.allclose(gru_ntk(tw, p, x[:2], x[2:], ones, "active"), gru_ntk(tw, p, x[:2], x[2:]),
+                          rtol=1e-12, atol=1e-14)
 
 
 def test_time_factorised_orders_agree_with_direct_sum():
@@ -170,7 +190,8 @@ def test_time_factorised_orders_agree_with_direct_sum():
     assert torch.allclose(got_jac, ref_jac, rtol=1e-12, atol=1e-12)
 
 
-def test_gru_closed_form_gradient_matches_torch_func():
+@pytest.mark.parametrize("variant", ["all", "active"])
+def test_gru_closed_form_gradient_matches_torch_func(variant):
     tw = GRUTwin(2, 5, 3, n_steps=3)
     pe, m = _masked(tw, 9, 0.5)
     x = _x(4, 3, 2, seed=15)
@@ -178,7 +199,7 @@ def test_gru_closed_form_gradient_matches_torch_func():
     grads = []
     for fn in (gru_ntk, ntk_func):
         p = {k: v.clone().requires_grad_(k != "thr") for k, v in pe.items()}
-        ((fn(tw, p, x[:2], x[2:], m, "all") - target) ** 2).sum().backward()
+        ((fn(tw, p, x[:2], x[2:], m, variant) - target) ** 2).sum().backward()
         grads.append({k: p[k].grad for k in ("W", "R", "b_x", "b_r", "W_out")})
     for k in grads[0]:
         assert float(grads[0][k].abs().max()) > 0

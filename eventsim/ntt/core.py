@@ -130,7 +130,8 @@ BALANCE_NTK_RATIO, BALANCE_L2_RATIO = 2.0, 0.7
 
 def balanced_lambdas(twin: Twin, X, density: float, *, seed: int = 0, batch_size: int = 64,
                      ntk_ratio: float = BALANCE_NTK_RATIO, l2_ratio: float = BALANCE_L2_RATIO,
-                     keep_dense: Sequence[str] = (), dtype: str = "float32") -> Tuple[float, float]:
+                     keep_dense: Sequence[str] = (), dtype: str = "float32",
+                     variant: str = DEFAULT_VARIANT) -> Tuple[float, float]:
     """(lambda_K, lambda_2) that make the NTT loss terms start in fixed ratios to the output term.
 
     Adam is invariant to the scale of the loss, not to the ratios of its terms, and those depend
@@ -141,7 +142,8 @@ def balanced_lambdas(twin: Twin, X, density: float, *, seed: int = 0, batch_size
     lambda_K = ntk_ratio * out / ntk and
     lambda_2 = l2_ratio * out * density / l2, i.e. lambda_K * ntk = ntk_ratio * out and
     (lambda_2 / d) * l2 = l2_ratio * out there. Default ratios: those of the defaults on the digits
-    LIF twin at 5 % (``BALANCE_NTK_RATIO``, ``BALANCE_L2_RATIO``).
+    LIF twin at 5 % (``BALANCE_NTK_RATIO``, ``BALANCE_L2_RATIO``). ``variant``: the student-NTK
+    variant NTT will use ('all' or 'active'), whose initial distance sets lambda_K.
     """
     d = check_density(density)
     batch_size = _check_positive_int("batch_size", batch_size, 2)
@@ -150,6 +152,7 @@ def balanced_lambdas(twin: Twin, X, density: float, *, seed: int = 0, batch_size
     ntk_ratio = _check_nonneg("ntk_ratio", ntk_ratio)
     l2_ratio = _check_nonneg("l2_ratio", l2_ratio)
     Xa = check_inputs(twin, X, "X", batch_size)
+    variant = check_variant(variant)
     td = torch_dtype(dtype)
     teacher = twin.init_params(_check_seed(seed), td)
     m_np = layer_masks(twin, {k: np.abs(teacher[k].numpy()) for k in twin.weight_names}, d,
@@ -157,7 +160,7 @@ def balanced_lambdas(twin: Twin, X, density: float, *, seed: int = 0, batch_size
     masks = {k: torch.as_tensor(m, dtype=td) for k, m in m_np.items()}
     with torch.no_grad():
         eff = effective(teacher, masks)
-        kd, od = ntt_distances(twin, teacher, eff, masks, torch.as_tensor(Xa[:batch_size], dtype=td))
+        kd, od = ntt_distances(twin, teacher, eff, masks, torch.as_tensor(Xa[:batch_size], dtype=td), variant)
         l2 = float(sum((eff[k] ** 2).sum() for k in twin.weight_names))
     kd, od = float(kd), float(od)
     if not (kd > 0 and od > 0 and l2 > 0):
@@ -285,7 +288,7 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
         "batch_size": batch_size, "lr": lr, "lambda_k": lambda_k, "lambda_2": lambda_2,
         "mask_every": mask_every, "keep_dense": list(keep_dense), "frozen": list(frozen),
         "dtype": str(td).replace("torch.", ""),
-        "ntk": "closed_form" if (twin.kind == "mlp" or variant == "all") else "torch.func", "n_inputs": int(n),
+        "ntk": "closed_form" if twin.kind in ("mlp", "gru") else "torch.func", "n_inputs": int(n),
         "topk": "k = max(1, floor(d*n + 0.5)) per weight tensor, ties by lower flat index",
         "wall_time_s": wall, "torch_threads": torch.get_num_threads(), "torch_version": str(torch.__version__),
         "eval_ntk_initial": ev["ntk"][0], "eval_out_initial": ev["out"][0],

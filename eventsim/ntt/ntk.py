@@ -21,10 +21,10 @@ delta_l^a(x) = df_a/dz_l (delta_L^a = e_a, delta_l = ReLU'(z_l) * (W~_{l+1}^T de
     K_l(x, y)_i = h_{l-1}(x) . h_{l-1}(y) + 1                            ('all' or no mask)
 
 (the +1 is the bias). Everything is plain tensor algebra, so autograd differentiates it (NTT needs
-dTheta/dW). ``ntk_func`` is the generic torch.func route (vmap over samples of jacrev), used for the
-GRU twin's ``'active'`` variant and as the test oracle of the closed forms.
+dTheta/dW). ``ntk_func`` is the generic torch.func route (vmap over samples of jacrev), the test
+oracle of the closed forms.
 
-Closed form for the GRU twin (``gru_ntk``, ``'all'`` or no mask). The weights enter only through
+Closed form for the GRU twin (``gru_ntk``). The weights enter only through
 a_t = x_t W + b_x and q_t = y_{t-1} R + b_r (and the read-out), so with d_t^a = df_a/da_t and
 e_t^a = df_a/dq_t (both (3H,), obtained as gradients with respect to zero perturbations of a_t and
 q_t, one backward pass per logit over the whole batch)::
@@ -36,6 +36,16 @@ q_t, one backward pass per logit over the whole batch)::
 Each sum is evaluated either through the per-sample Jacobian sum_t x~_t (x) d_t^a (cheap when the
 input dimension is small, e.g. W) or in the order above (cheap when it is large, e.g. R), whichever
 needs fewer multiply-adds. It never forms the (n, C, P) parameter Jacobian.
+
+``'active'`` with masks (session 12): the sum over a masked weight runs over its kept entries only. The
+Jacobian entry of W[i, j] is J^a_ij(x) = sum_t x_t[i] d_t^a(x)[j], so with the kept entries
+(i_k, j_k), k = 1..K, gathered once::
+
+    Theta_W(x, y)_ab = sum_k J^a_{i_k j_k}(x) J^b_{i_k j_k}(y)        (n1 C x K) @ (K x n2 C)
+
+plus the biases' unmasked term (x~ = 1), the same for R with y_{t-1}, and for the read-out
+[a = b] (sum_h M_out[a, h] tr(x)_h tr(y)_h + 1). The cost is proportional to the kept entries
+(C n T K per side), so it is cheap at low density.
 """
 from __future__ import annotations
 
@@ -201,21 +211,45 @@ def _time_factorised(u1: Tensor, d1: Tensor, u2: Tensor, d2: Tensor) -> Tensor:
     return torch.einsum("ntms,ntamsb->nmab", g, p.reshape(n1, T, C, n2, T, C))
 
 
+def _kept_entries_term(u1: Tensor, d1: Tensor, u2: Tensor, d2: Tensor, mask: Tensor) -> Tensor:
+    """sum over the kept entries (i, j) of ``mask`` (D, K) of J^a_ij(x) J^b_ij(y), shape (n1, n2, C, C),
+    with J^a_ij = sum_t u_t[i] d_t^a[j]; u: (n, T, D), d: (C, n, T, K) (module docstring, 'active')."""
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    C, n1 = d1.shape[0], d1.shape[1]
+    n2 = d2.shape[1]
+    g1 = (u1[:, :, rows].unsqueeze(0) * d1[..., cols]).sum(2)  # (C, n1, K)
+    g2 = (u2[:, :, rows].unsqueeze(0) * d2[..., cols]).sum(2)
+    t = g1.permute(1, 0, 2).reshape(n1 * C, -1) @ g2.permute(1, 0, 2).reshape(n2 * C, -1).T
+    return t.reshape(n1, C, n2, C).permute(0, 2, 1, 3)
+
+
+def _weight_term(u1: Tensor, d1: Tensor, u2: Tensor, d2: Tensor, mask: Optional[Tensor]) -> Tensor:
+    """NTK term of one pre-major weight (u: its input (n, T, D), d: gradients (C, n, T, K)) and its bias:
+    every entry (``mask`` None) or only the kept ones plus the bias."""
+    if mask is None:
+        return _time_factorised(_with_one(u1), d1, _with_one(u2), d2)
+    ones1, ones2 = u1.new_ones(u1.shape[:2] + (1,)), u2.new_ones(u2.shape[:2] + (1,))
+    return _kept_entries_term(u1, d1, u2, d2, mask) + _time_factorised(ones1, d1, ones2, d2)
+
+
 def gru_ntk(twin: GRUTwin, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
             masks: Optional[Mapping[str, Tensor]] = None, variant: str = DEFAULT_VARIANT) -> Tensor:
     """Empirical NTK of the GRU twin, shape (n1, n2, C, C), in closed form (module docstring).
 
-    ``params`` are the effective parameters (W~ = m * W). The closed form covers ``'all'`` and
-    unmasked networks; ``'active'`` with masks goes to ``ntk_func``. Differentiable with respect to
-    ``params`` when they require grad (the derivatives are taken with ``create_graph``).
+    ``params`` are the effective parameters (W~ = m * W); ``masks``: {"W": (I, 3H), "R": (H, 3H),
+    "W_out": (C, H)} 0/1 tensors (any subset), used only by ``variant='active'``. Differentiable with
+    respect to ``params`` when they require grad (the derivatives are taken with ``create_graph``).
     """
     check_variant(variant)
-    if variant == "active" and masks:
-        return ntk_func(twin, params, x1, x2, masks=masks, variant=variant)
+    masks = masks if (variant == "active" and masks) else {}
     create = torch.is_grad_enabled() and any(v.requires_grad for v in params.values())
     tr1, da1, dq1, y1 = _gru_grads(twin, params, x1, create)
     tr2, da2, dq2, y2 = _gru_grads(twin, params, x2, create)
-    theta = _time_factorised(_with_one(x1), da1, _with_one(x2), da2)
-    theta = theta + _time_factorised(_with_one(y1), dq1, _with_one(y2), dq2)
+    theta = _weight_term(x1, da1, x2, da2, masks.get("W"))
+    theta = theta + _weight_term(y1, dq1, y2, dq2, masks.get("R"))
     eye = torch.eye(twin.n_out, dtype=theta.dtype)
-    return theta + (tr1 @ tr2.T + 1.0)[:, :, None, None] * eye
+    m_out = masks.get("W_out")
+    if m_out is None:
+        return theta + (tr1 @ tr2.T + 1.0)[:, :, None, None] * eye
+    k_out = torch.einsum("nh,ch,mh->nmc", tr1, m_out.to(tr1.dtype), tr2) + 1.0  # (n1, n2, C): [a = b] terms
+    return theta + k_out[:, :, :, None] * eye

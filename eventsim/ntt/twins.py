@@ -354,7 +354,7 @@ class GRUTwin(Twin):
     def ntk(self, params: Mapping[str, Tensor], x1: Tensor, x2: Tensor,
             masks: Optional[Mapping[str, Tensor]] = None, variant: str = DEFAULT_VARIANT) -> Tensor:
         """Empirical NTK on the logits, shape (n1, n2, C, C): the time-factorised closed form
-        (``ntk.gru_ntk``) for ``'all'`` or an unmasked network, torch.func for ``'active'``."""
+        (``ntk.gru_ntk``), for both variants."""
         from .ntk import gru_ntk
 
         return gru_ntk(self, params, x1, x2, masks=masks, variant=variant)
