@@ -1,13 +1,16 @@
 """Cost of one NTT step on the GRU twin: closed-form NTK (``gru_ntk``) vs torch.func (``ntk_func``).
 
     python benchmarks/bench_gru_ntk.py [--hidden 128,512] [--batch 32,64] [--reps 5] [--func-max-hidden 128]
+                                       [--variant all|active]
 
 One NTT step = the teacher's NTK (no grad) + the student's NTK and logits + backward of the NTT
 loss, as in ``run_ntt``; ``GRUTwin(8, H, 10, T=8)`` on row-wise digits, student at 5 % density
-('all' variant), float32, one torch thread, median of ``--reps`` steps after one warm-up. Both
-routes are run side by side in this process, and their NTKs are checked to agree. torch.func
-builds the (n, C, P) parameter Jacobian (P = 3H(I + H) + ...), so it is only run up to
-``--func-max-hidden`` units. Prints a table and writes ``benchmarks/results/gru_ntk.json``.
+(student-NTK ``--variant``, default 'all'; 'active': only the kept weights, whose closed form gathers
+the kept entries, session 12), float32, one torch thread, median of ``--reps`` steps after one
+warm-up. Both routes are run side by side in this process, and their student NTKs are checked to
+agree. torch.func builds the (n, C, P) parameter Jacobian (P = 3H(I + H) + ...), so it is only run
+up to ``--func-max-hidden`` units. Prints a table and writes ``benchmarks/results/gru_ntk.json``
+(``gru_ntk_active.json`` for 'active').
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def step_seconds(twin, ntk_fn, x, teacher, W, masks, reps: int) -> float:
+def step_seconds(twin, ntk_fn, x, teacher, W, masks, variant: str, reps: int) -> float:
     """Median wall time of one NTT loss evaluation + backward with ``ntk_fn``."""
     import torch
 
@@ -34,7 +37,7 @@ def step_seconds(twin, ntk_fn, x, teacher, W, masks, reps: int) -> float:
         with torch.no_grad():
             ft, kt = twin.apply(teacher, x), ntk_fn(twin, teacher, x[:B], x[B:])
         eff = {k: (W[k] * masks[k] if k in masks else W[k]) for k in W}
-        ks = ntk_fn(twin, eff, x[:B], x[B:])
+        ks = ntk_fn(twin, eff, x[:B], x[B:], masks, variant)
         loss = torch.mean((ks - kt) ** 2) + torch.mean((twin.apply(eff, x) - ft) ** 2)
         for v in W.values():
             v.grad = None
@@ -50,8 +53,11 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", default="32,64", help="inputs per step (half on each side of the NTK)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--func-max-hidden", type=int, default=128)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gru_ntk.json"))
+    ap.add_argument("--variant", choices=("all", "active"), default="all", help="the student's NTK variant")
+    ap.add_argument("--out", default=None, help="default benchmarks/results/gru_ntk[_active].json")
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = str(ROOT / "benchmarks" / "results" / ("gru_ntk.json" if args.variant == "all" else "gru_ntk_active.json"))
     if args.reps < 1:
         raise ValueError(f"--reps must be >= 1, got {args.reps!r}")
 
@@ -75,12 +81,14 @@ def main(argv=None) -> int:
         W = {k: v.clone().requires_grad_(k in twin.trainable_names) for k, v in teacher.items()}
         for bs in [int(b) for b in args.batch.split(",") if b]:
             x = X[:bs]
-            closed = step_seconds(twin, gru_ntk, x, teacher, W, masks, args.reps)
+            closed = step_seconds(twin, gru_ntk, x, teacher, W, masks, args.variant, args.reps)
             func = diff = None
             if H <= args.func_max_hidden:
-                func = step_seconds(twin, ntk_func, x, teacher, W, masks, args.reps)
+                func = step_seconds(twin, ntk_func, x, teacher, W, masks, args.variant, args.reps)
                 with torch.no_grad():
-                    a, b = gru_ntk(twin, teacher, x[:bs // 2], x[bs // 2:]), ntk_func(twin, teacher, x[:bs // 2], x[bs // 2:])
+                    eff = {k: (W[k] * masks[k] if k in masks else W[k]) for k in W}
+                    x1, x2 = x[:bs // 2], x[bs // 2:]
+                    a, b = gru_ntk(twin, eff, x1, x2, masks, args.variant), ntk_func(twin, eff, x1, x2, masks, args.variant)
                 diff = float((a - b).abs().max() / b.abs().max())
             rows.append({"hidden": H, "batch": bs, "closed_form_s": closed, "torch_func_s": func,
                          "speedup": None if func is None else func / closed, "max_rel_diff": diff})
