@@ -13,7 +13,7 @@ Protocol (issue 5, the EGRU part; see docs/ntt.md):
    (10 x H, 0.6 % of the weights at H = 512) kept dense: NTT (``run_ntt`` on the unlabelled training
    sequences, the closed-form GRU NTK; method ``ntt_active``: the student-NTK variant 'active', only
    the kept weights, with lambda_K balanced for it, session 12; ``--ntt-steps`` steps of batch ``--ntt-batch``, mask update
-   every ``--mask-every`` steps, loss weights from ``balanced_lambdas``: the GRU twin's logits are
+   every ``--mask-every`` steps, Adam step ``--ntt-lr`` (default 5e-4), loss weights from ``balanced_lambdas``: the GRU twin's logits are
    ~100x smaller than the MLP twins', so the default weights would leave only the L2 term; ``--lambda-2``
    overrides lambda_2, e.g. 0: the L2 term is what shrinks R, docs/ntt.md; ``--ntt-freeze W_out,b_out``
    leaves the read-out at the twin's initialisation and transfers only the recurrent layer), random,
@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ntt-steps", type=int, default=300)
     ap.add_argument("--ntt-batch", type=int, default=32, help="inputs per NTT step (half on each side of the NTK)")
     ap.add_argument("--mask-every", type=int, default=50)
+    ap.add_argument("--ntt-lr", type=float, default=5e-4, help="NTT's Adam learning rate (run_ntt's default)")
     ap.add_argument("--lambda-2", type=float, default=None,
                     help="NTT's L2 weight (default: from balanced_lambdas; 0 switches the L2 term off, which stops the "
                          "transfer from shrinking R, see docs/ntt.md)")
@@ -106,6 +107,8 @@ def main(argv=None) -> int:
         raise ValueError(f"--methods: unknown {unknown!r}; expected one of {list(NTT_VARIANTS) + list(BASELINES)}")
     if args.lambda_2 is not None and not (np.isfinite(args.lambda_2) and args.lambda_2 >= 0):
         raise ValueError(f"--lambda-2 must be a finite number >= 0, got {args.lambda_2!r}")
+    if not (np.isfinite(args.ntt_lr) and args.ntt_lr > 0):
+        raise ValueError(f"--ntt-lr must be a positive number, got {args.ntt_lr!r}")
     if args.short < 1 or args.short > cfg["epochs"]:
         raise ValueError(f"--short must be in [1, {cfg['epochs']}], got {args.short!r}")
     Xtr, ytr = tasks.digits_sequences("train", "row")
@@ -155,7 +158,7 @@ def main(argv=None) -> int:
                         lam_2 = args.lambda_2
                     res = run_ntt(twin, Xtr, d, seed=seed, steps=args.ntt_steps, batch_size=args.ntt_batch,
                                   mask_every=args.mask_every, lambda_k=lam_k, lambda_2=lam_2, keep_dense=keep,
-                                  frozen=frozen, variant=variant, progress=False)
+                                  frozen=frozen, variant=variant, lr=args.ntt_lr, progress=False)
                     pv = res.provenance
                     start = prune_baseline("magnitude", twin, d, seed=seed, keep_dense=keep)  # NTT's starting point
                     extra = {"variant": variant, "lambda_k": lam_k, "lambda_2": lam_2, "eval_ntk_initial": pv["eval_ntk_initial"],

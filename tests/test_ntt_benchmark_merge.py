@@ -239,3 +239,12 @@ def test_the_ntt_scripts_refuse_an_unknown_method_before_any_work(tmp_path, scri
     with pytest.raises(ValueError, match=r"--methods: unknown \['ntt_kept'\]"):
         module.main([*argv, "--methods", "ntt,ntt_kept", "--seeds", "0", "--out", str(out)])
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-0.001", "nan"])
+def test_ntt_egru_refuses_a_bad_ntt_learning_rate_before_any_work(tmp_path, value):
+    ntt_egru = _load("ntt_egru")
+    out = tmp_path / "never.json"
+    with pytest.raises(ValueError, match=r"--ntt-lr must be a positive number"):
+        ntt_egru.main(["--ntt-lr", value, "--seeds", "0", "--out", str(out)])
+    assert not out.exists()
