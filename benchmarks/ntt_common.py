@@ -20,6 +20,23 @@ def parse_list(text: str, name: str, kind: Callable = float) -> list:
     return values
 
 
+#: NTT methods of the experiment scripts and their student-NTK variants ('active': only the kept weights, session 12)
+NTT_VARIANTS = {"ntt": "all", "ntt_active": "active"}
+
+
+def parse_methods(text: str) -> list:
+    """Methods from ``--methods``: the NTT methods (``NTT_VARIANTS``) and the baselines of
+    ``eventsim.ntt.baselines`` (dense included); ValueError naming the unknown ones."""
+    from eventsim.ntt.baselines import BASELINES
+
+    methods = parse_list(text, "--methods", str)
+    allowed = list(NTT_VARIANTS) + list(BASELINES)
+    unknown = [m for m in methods if m not in allowed]
+    if unknown:
+        raise ValueError(f"--methods: unknown {unknown!r}; expected one of {allowed}")
+    return methods
+
+
 def parse_names(text: str, name: str, allowed: Sequence[str] | None = None) -> Tuple[str, ...]:
     """Comma-separated names from option ``name`` (none if ``text`` is empty); ValueError naming the
     option and the unknown names if ``allowed`` is given and some are not in it."""

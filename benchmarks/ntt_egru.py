@@ -41,10 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import checkpoint, load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
+from ntt_common import (NTT_VARIANTS, checkpoint, load_runs, merged_config, parse_list, parse_methods, parse_names,  # noqa: E402
+                        summarize, write_json)
 
-#: NTT methods and their student-NTK variants ('active': only the kept weights, session 12)
-NTT_VARIANTS = {"ntt": "all", "ntt_active": "active"}
 TABLE = dict(density_label="W, R", order={"dense": 0, "dense_twin": 1, "ntt": 2, "ntt_active": 3},
              extra=[("test activity (%)", "test_activity")])
 
@@ -99,12 +98,7 @@ def main(argv=None) -> int:
         raise ValueError(f"--hidden must be a positive number of units, got {args.hidden!r}")
     densities = parse_list(args.densities, "--densities")
     seeds = parse_list(args.seeds, "--seeds", int)
-    methods = parse_list(args.methods, "--methods", str)
-    from eventsim.ntt.baselines import BASELINES
-
-    unknown = [m for m in methods if m not in tuple(NTT_VARIANTS) + tuple(BASELINES)]
-    if unknown:
-        raise ValueError(f"--methods: unknown {unknown!r}; expected one of {list(NTT_VARIANTS) + list(BASELINES)}")
+    methods = parse_methods(args.methods)
     if args.lambda_2 is not None and not (np.isfinite(args.lambda_2) and args.lambda_2 >= 0):
         raise ValueError(f"--lambda-2 must be a finite number >= 0, got {args.lambda_2!r}")
     if not (np.isfinite(args.ntt_lr) and args.ntt_lr > 0):

@@ -84,7 +84,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import checkpoint, load_runs, merged_config, parse_list, parse_names, summarize, write_json  # noqa: E402
+from ntt_common import (NTT_VARIANTS, checkpoint, load_runs, merged_config, parse_list, parse_methods, parse_names,  # noqa: E402
+                        summarize, write_json)
 
 
 DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
@@ -331,15 +332,10 @@ def main(argv=None) -> int:
                            for p in (("W", "b") if args.bias_synapses else ("W",)))
     densities = parse_list(args.densities, "--densities")
     seeds = parse_list(args.seeds, "--seeds", int)
-    methods = parse_list(args.methods, "--methods", str)
+    methods = parse_methods(args.methods)
     if "dense" in methods and args.no_dense:
         raise ValueError("--methods lists dense but --no-dense is set")
     methods = [m for m in methods if m != "dense"]  # dense is trained unless --no-dense; '--methods dense': it alone
-    from eventsim.ntt.baselines import BASELINES
-
-    unknown = [m for m in methods if m not in ("ntt", "ntt_active") + tuple(BASELINES)]
-    if unknown:
-        raise ValueError(f"--methods: unknown {unknown!r}; expected ntt, ntt_active, dense or one of {[b for b in BASELINES if b != 'dense']}")
     (tr, y), (va, yv), (te, yt) = task.splits
     loss, t_max = task.rec.loss(), task.rec.T_MAX
     if args.silent != "none":
@@ -399,10 +395,9 @@ def main(argv=None) -> int:
         for d in densities:
             for m in methods:
                 t0 = time.perf_counter()
-                if m in ("ntt", "ntt_active"):
+                if m in NTT_VARIANTS:
                     res = run_ntt(twin, task.X_twin, d, seed=seed, steps=args.ntt_steps, progress=False,
-                                  keep_dense=keep_weights, frozen=frozen_weights,
-                                  variant="active" if m == "ntt_active" else "all")
+                                  keep_dense=keep_weights, frozen=frozen_weights, variant=NTT_VARIANTS[m])
                 else:
                     res = prune_baseline(m, twin, d, seed=seed, X=task.X_twin, y=task.y_twin, keep_dense=keep_weights)
                 t_init = time.perf_counter() - t0

@@ -45,7 +45,7 @@ Jacobian entry of W[i, j] is J^a_ij(x) = sum_t x_t[i] d_t^a(x)[j], so with the k
 
 plus the biases' unmasked term (x~ = 1), the same for R with y_{t-1}, and for the read-out
 [a = b] (sum_h M_out[a, h] tr(x)_h tr(y)_h + 1). The cost is proportional to the kept entries
-(C n T K per side), so it is cheap at low density.
+(C n T K per side; at H = 512 and 5 % about 2-3x that of the 'all' form, docs/benchmarks.md).
 """
 from __future__ import annotations
 
