@@ -12,9 +12,9 @@ Protocol (issue 5, the EGRU part; see docs/ntt.md):
 2. Mask and initial weights per method at density d of W (8 x 3H) and R (H x 3H), the read-out
    (10 x H, 0.6 % of the weights at H = 512) kept dense: NTT (``run_ntt`` on the unlabelled training
    sequences, the closed-form GRU NTK; method ``ntt_active``: the student-NTK variant 'active', only
-   the kept weights, with lambda_K balanced for it, session 12; ``--ntt-steps`` steps of batch ``--ntt-batch``, mask update
-   every ``--mask-every`` steps, Adam step ``--ntt-lr`` (default 5e-4), loss weights from ``balanced_lambdas``: the GRU twin's logits are
-   ~100x smaller than the MLP twins', so the default weights would leave only the L2 term; ``--lambda-2``
+   the kept weights, with lambda_K balanced for it, session 12; ``--ntt-steps`` steps of batch
+   ``--ntt-batch``, mask update every ``--mask-every`` steps, Adam step ``--ntt-lr`` (default 5e-4),
+   loss weights from ``balanced_lambdas``: the GRU twin's logits are ~100x smaller than the MLP twins', so the default weights would leave only the L2 term; ``--lambda-2``
    overrides lambda_2, e.g. 0: the L2 term is what shrinks R, docs/ntt.md; ``--ntt-freeze W_out,b_out``
    leaves the read-out at the twin's initialisation and transfers only the recurrent layer), random,
    magnitude, SNIP (labelled, 128 samples), all from the same twin initialisation ``seed``.
@@ -99,6 +99,9 @@ def main(argv=None) -> int:
     densities = parse_list(args.densities, "--densities")
     seeds = parse_list(args.seeds, "--seeds", int)
     methods = parse_methods(args.methods)
+    if "dense" in methods:
+        raise ValueError("--methods: 'dense' is not a pruning method here; the dense networks (dense, dense_twin) "
+                         "are trained unless --no-dense")
     if args.lambda_2 is not None and not (np.isfinite(args.lambda_2) and args.lambda_2 >= 0):
         raise ValueError(f"--lambda-2 must be a finite number >= 0, got {args.lambda_2!r}")
     if not (np.isfinite(args.ntt_lr) and args.ntt_lr > 0):

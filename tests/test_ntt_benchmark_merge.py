@@ -241,6 +241,13 @@ def test_the_ntt_scripts_refuse_an_unknown_method_before_any_work(tmp_path, scri
     assert not out.exists()
 
 
+def test_ntt_egru_refuses_dense_as_a_pruning_method(tmp_path):
+    out = tmp_path / "never.json"
+    with pytest.raises(ValueError, match=r"'dense' is not a pruning method here.*--no-dense"):
+        _load("ntt_egru").main(["--methods", "ntt,dense", "--seeds", "0", "--out", str(out)])
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("value", ["0", "-0.001", "nan"])
 def test_ntt_egru_refuses_a_bad_ntt_learning_rate_before_any_work(tmp_path, value):
     ntt_egru = _load("ntt_egru")

@@ -2,7 +2,8 @@
 
 ``ntt_lif.py`` scales each method's sparse output projection by the gain at which the outputs answer on
 as many calibration samples as the dense network's (``calibrate``; the gain is recorded per training as
-``gain_out``; with ``--out-gain neuron``, session 11, the median of the per-neuron gains). This reads the recorded trainings of the given result files (default: every
+``gain_out``; with ``--out-gain neuron``, session 11, the median of the per-neuron gains). This reads
+the recorded trainings of the given result files (default: every
 ``benchmarks/results/ntt_lif_yinyang_phantom_h1000*.json``) and prints, per band of ``gain_out``, how
 many trainings there are, their mean and median test accuracy and how many ended below ``--fail``
 percent, then every training below it. Nothing is simulated; it runs in a second.
