@@ -79,6 +79,25 @@ def summarize(records: Sequence[Mapping], epochs: int, short: int, density_label
     return rows
 
 
+NTT_RECORD_KEYS = ("variant", "lambda_k", "lambda_2", "lr", "frozen", "eval_ntk_initial", "eval_ntk_final",
+                   "eval_out_initial", "eval_out_final")
+
+
+def ntt_record(provenance: Mapping) -> Dict:
+    """What a result record keeps of an NTT run's provenance (``NTTResult.provenance``): the student-kernel
+    variant, λ_K, λ_2, Adam's step, the frozen parameters, and the evaluation distances (NTK, outputs) before
+    and after the transfer."""
+    return {k: provenance[k] for k in NTT_RECORD_KEYS}
+
+
+def check_merge_options(merge: Sequence[str] | None, allow_partial: bool) -> None:
+    """ValueError if ``--allow-partial`` is given without ``--merge`` (it only applies to merging; a run
+    would silently ignore it)."""
+    if allow_partial and not merge:
+        raise ValueError("--allow-partial only applies with --merge (it lets a merge take files of runs that did "
+                         "not finish); drop it or pass --merge FILE ...")
+
+
 def load_runs(files: Sequence[str], allow_partial: bool = False) -> Tuple[List[dict], List[Dict]]:
     """(runs, all their records) of the JSON files written by earlier runs (``--merge``).
 

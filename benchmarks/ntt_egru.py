@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import (NTT_VARIANTS, checkpoint, load_runs, merged_config, parse_list, parse_methods, parse_names,  # noqa: E402
-                        summarize, write_json)
+from ntt_common import (NTT_VARIANTS, check_merge_options, checkpoint, load_runs, merged_config,  # noqa: E402
+                        ntt_record, parse_list, parse_methods, parse_names, summarize, write_json)
 
 TABLE = dict(density_label="W, R", order={"dense": 0, "dense_twin": 1, "ntt": 2, "ntt_active": 3},
              extra=[("test activity (%)", "test_activity")])
@@ -75,6 +75,7 @@ def main(argv=None) -> int:
                     help="with --merge: also take files of runs that did not finish (written after every training, "
                          "marked complete: false), counting only the trainings they hold")
     args = ap.parse_args(argv)
+    check_merge_options(args.merge, args.allow_partial)
     out = Path(args.out or ROOT / "benchmarks" / "results" / "ntt_egru_digits.json")
     if args.merge:
         runs, records = load_runs(args.merge, allow_partial=args.allow_partial)
@@ -156,11 +157,8 @@ def main(argv=None) -> int:
                     res = run_ntt(twin, Xtr, d, seed=seed, steps=args.ntt_steps, batch_size=args.ntt_batch,
                                   mask_every=args.mask_every, lambda_k=lam_k, lambda_2=lam_2, keep_dense=keep,
                                   frozen=frozen, variant=variant, lr=args.ntt_lr, progress=False)
-                    pv = res.provenance
                     start = prune_baseline("magnitude", twin, d, seed=seed, keep_dense=keep)  # NTT's starting point
-                    extra = {"variant": variant, "lambda_k": lam_k, "lambda_2": lam_2, "eval_ntk_initial": pv["eval_ntk_initial"],
-                             "eval_ntk_final": pv["eval_ntk_final"], "eval_out_initial": pv["eval_out_initial"],
-                             "eval_out_final": pv["eval_out_final"]}
+                    extra = ntt_record(res.provenance)
                     # how far the transfer moved each weight tensor: its norm after NTT / at the start
                     extra.update({f"norm_ratio_{k}": float(np.linalg.norm(res.params[k]) / np.linalg.norm(start.params[k]))
                                   for k in ("W", "R", "W_out")})

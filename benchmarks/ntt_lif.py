@@ -84,8 +84,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import (NTT_VARIANTS, checkpoint, load_runs, merged_config, parse_list, parse_methods, parse_names,  # noqa: E402
-                        summarize, write_json)
+from ntt_common import (NTT_VARIANTS, check_merge_options, checkpoint, load_runs, merged_config,  # noqa: E402
+                        ntt_record, parse_list, parse_methods, parse_names, summarize, write_json)
 
 
 DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
@@ -301,6 +301,7 @@ def main(argv=None) -> int:
                     help="with --merge: also take files of runs that did not finish (written after every training, "
                          "marked complete: false), counting only the trainings they hold")
     args = ap.parse_args(argv)
+    check_merge_options(args.merge, args.allow_partial)
     suffix = "_phantom" if args.silent == "phantom" else ""
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
     table = dict(density_label="pruned projections", order={"ntt": 0, "ntt_active": 1})
@@ -416,7 +417,7 @@ def main(argv=None) -> int:
                        "gain_out_per_neuron": [float(g) for g in np.broadcast_to(s_o, (task.sizes[2],))], "active_hidden_fraction": active,
                        "active_hidden_fraction_trained": active_trained,
                        "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
-                       "keep_dense": list(keep_dense)}
+                       "keep_dense": list(keep_dense), **(ntt_record(res.provenance) if m in NTT_VARIANTS else {})}
                 records.append(rec)
                 save_progress()
                 print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "

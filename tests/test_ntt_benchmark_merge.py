@@ -255,3 +255,34 @@ def test_ntt_egru_refuses_a_bad_ntt_learning_rate_before_any_work(tmp_path, valu
     with pytest.raises(ValueError, match=r"--ntt-lr must be a positive number"):
         ntt_egru.main(["--ntt-lr", value, "--seeds", "0", "--out", str(out)])
     assert not out.exists()
+
+
+@pytest.mark.parametrize("script, argv", [("ntt_egru", []), ("ntt_lif", ["--task", "yinyang"])])
+def test_the_ntt_scripts_refuse_allow_partial_without_merge(tmp_path, script, argv):
+    """``--allow-partial`` only changes what a merge accepts; a run given it used to ignore it silently."""
+    out = tmp_path / "never.json"
+    with pytest.raises(ValueError, match=r"--allow-partial only applies with --merge"):
+        _load(script).main([*argv, "--allow-partial", "--seeds", "0", "--out", str(out)])
+    assert not out.exists()
+
+
+def test_ntt_lif_records_hold_the_ntt_provenance(tmp_path):
+    """Tiny Yin-Yang run (12 hidden, 1 epoch, 4 NTT steps): each NTT record keeps its run's kernel variant,
+    λ_K, λ_2, step and the evaluation distances, taken from the NTTResult (the script runs NTT with run_ntt's
+    defaults; the two kernels' initial distances differ); a baseline's record has none of them."""
+    import inspect
+
+    from eventsim.ntt import run_ntt
+
+    keys = _load("ntt_common").NTT_RECORD_KEYS
+    out = tmp_path / "run.json"
+    assert _load("ntt_lif").main(["--task", "yinyang", "--hidden", "12", "--epochs", "1", "--short", "1",
+                                  "--densities", "0.3", "--methods", "ntt,ntt_active,random", "--ntt-steps", "4",
+                                  "--no-dense", "--seeds", "0", "--out", str(out)]) == 0
+    recs = {r["method"]: r for r in json.loads(out.read_text())["records"]}
+    assert (recs["ntt"]["variant"], recs["ntt_active"]["variant"]) == ("all", "active")
+    for m in ("ntt", "ntt_active"):
+        assert all(recs[m][k] == inspect.signature(run_ntt).parameters[k].default for k in ("lambda_k", "lambda_2", "lr"))
+        assert recs[m]["eval_ntk_final"] != recs[m]["eval_ntk_initial"]  # four steps moved the student
+    assert recs["ntt"]["eval_ntk_initial"] != pytest.approx(recs["ntt_active"]["eval_ntk_initial"], rel=1e-3)
+    assert set(keys) <= set(recs["ntt"]) and not set(keys) & set(recs["random"])
