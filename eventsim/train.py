@@ -320,7 +320,8 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {tot / seen:.4f} acc {correct / seen:.4f}"
-                                        + (f" val {history['val_acc'][-1]:.4f}" if history["val_acc"] else ""))
+                                        + (f" val {history['val_acc'][-1]:.4f}" if history["val_acc"] else ""),
+                                        refresh=False)  # drawn at tqdm's own pace, not once per batch
             history["loss"].append(tot / n)
             history["acc"].append(correct / n)
             if val is not None:

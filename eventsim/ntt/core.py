@@ -278,7 +278,7 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
         if s % eval_every == 0 or s == steps:
             evaluate(s)
         if progress and (s % 20 == 0 or s == steps):
-            bar.set_postfix(loss=f"{hist['total'][-1]:.4g}", ntk=f"{hist['ntk'][-1]:.4g}", out=f"{hist['out'][-1]:.3g}")
+            bar.set_postfix(loss=f"{hist['total'][-1]:.4g}", ntk=f"{hist['ntk'][-1]:.4g}", out=f"{hist['out'][-1]:.3g}", refresh=False)
     bar.close()
     wall = time.perf_counter() - t0
 
