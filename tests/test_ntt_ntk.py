@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from eventsim.ntt.masks import topk_mask  # noqa: E402
-from eventsim.ntt.ntk import _time_factorised, gru_ntk, mlp_ntk, ntk_explicit, ntk_func  # noqa: E402
+from eventsim.ntt.ntk import _kept_entries_term, _time_factorised, gru_ntk, mlp_ntk, ntk_explicit, ntk_func  # noqa: E402
 from eventsim.ntt.twins import GRUTwin, MLPTwin, heaviside_triangle  # noqa: E402
 
 torch.set_num_threads(1)
@@ -176,6 +176,19 @@ def test_gru_closed_form_active_ntk_matches_torch_func_and_explicit(mask_out):
     p = tw.init_params(3, "float64")
     assert torch.allclose(gru_ntk(tw, p, x[:2], x[2:], ones, "active"), gru_ntk(tw, p, x[:2], x[2:]),
                           rtol=1e-12, atol=1e-14)
+
+
+def test_kept_entries_term_matches_direct_sum_over_the_kept_entries():
+    """The gathered 'active' term against its definition, sum over kept (i, j) of J^a_ij(x) J^b_ij(y) with
+    J^a_ij = sum_t u_t[i] d_t^a[j], for a sparse mask and for an all-ones one (gru_ntk sends a layer kept
+    dense to the 'all' form instead, so the gather's dense case is checked here)."""
+    g = torch.Generator().manual_seed(6)
+    u1, u2 = torch.randn(3, 4, 6, dtype=F64, generator=g), torch.randn(2, 4, 6, dtype=F64, generator=g)
+    d1, d2 = torch.randn(5, 3, 4, 7, dtype=F64, generator=g), torch.randn(5, 2, 4, 7, dtype=F64, generator=g)
+    J1, J2 = torch.einsum("ntd,antk->andk", u1, d1), torch.einsum("msd,bmsk->bmdk", u2, d2)
+    for mask in (torch.rand(6, 7, generator=g) < 0.3, torch.ones(6, 7, dtype=torch.bool)):
+        ref = torch.einsum("andk,bmdk,dk->nmab", J1, J2, mask.to(F64))
+        assert torch.allclose(_kept_entries_term(u1, d1, u2, d2, mask), ref, rtol=1e-12, atol=1e-12)
 
 
 def test_time_factorised_orders_agree_with_direct_sum():
