@@ -3,18 +3,20 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CORE_VENV := .venv-core
+CORE_PYTHON ?= python3.12
 
-# Python 3.10 is required (lava-nc 0.10.0 fails on 3.11). Find it on PATH or under pyenv.
+# Python 3.10 is required for the lava extra (lava-nc 0.10.0 fails on 3.11). Find it on PATH or under pyenv.
 PYTHON310 ?= $(shell for c in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	if "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then echo "$$c"; break; fi; done)
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test test-core docs bench venv clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@if [ -z "$(PYTHON310)" ]; then echo "error: Python 3.10 not found (lava-nc 0.10.0 needs it); set PYTHON310=/path/to/python3.10" >&2; exit 1; fi
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -22,12 +24,26 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/eventsim demo
 
+# the whole suite with every extra, then the documentation site (warnings are errors)
 test: $(STAMP)
 	$(PY) -m pytest -q
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
+
+# the core alone (no torch, lava, nir, dask) on another Python: a plain `pip install .`
+test-core:
+	@command -v $(CORE_PYTHON) >/dev/null || { echo "error: $(CORE_PYTHON) not found; set CORE_PYTHON=" >&2; exit 1; }
+	@test -x $(CORE_VENV)/bin/python || $(CORE_PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CORE_VENV)/bin/python -m pip install --quiet . pytest pytest-timeout hypothesis
+	cd tests && ../$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir build/site
+	@echo "docs: build/site/index.html"
 
 bench: $(STAMP)
 	@if [ -f benchmarks/peers/setup_envs.sh ]; then bash benchmarks/peers/setup_envs.sh; fi
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(CORE_VENV) build *.egg-info

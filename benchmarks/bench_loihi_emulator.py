@@ -10,7 +10,7 @@ start-up step (Lava: compile + spawn + 1 step, as in the peer measurement).
 
 Lava is timed for the 1000 steps with the spikes streamed out through an ``Extractor`` (needed
 to compare them; 4 processes) and, separately, without any read-out (3 processes, the peer
-set-up). The emulator (``hardware.loihi.emulate``, Numba, bit-exact) is timed as the median of
+set-up). The emulator (``eventsim.hardware.loihi.emulate``, Numba, bit-exact) is timed as the median of
 ``--repeats`` calls after a warm-up call, for the kernel alone and for the whole Python call
 (input encoding and result assembly included). The spike rasters of all 1001 steps must be
 identical or the script fails. Prints a table and writes ``benchmarks/results/loihi_emulator.json``.
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def ff1000(seed: int = 0, n: int = 1000, steps: int = 1001, density: float = 0.02, rate: float = 0.02):
-    from hardware.loihi import LoihiNet
+    from eventsim.hardware.loihi import LoihiNet
 
     rng = np.random.default_rng(seed)
     mask = rng.random((n, n)) < density
@@ -48,7 +48,7 @@ def ff1000(seed: int = 0, n: int = 1000, steps: int = 1001, density: float = 0.0
 
 
 def time_emulator(lnet, raster, steps: int, repeats: int) -> dict:
-    from hardware.loihi import EmulatorLayout, emulate, encode_inputs
+    from eventsim.hardware.loihi import EmulatorLayout, emulate, encode_inputs
 
     t0 = time.perf_counter()
     res = emulate(lnet, raster, steps)           # compiles (or loads the numba cache)
@@ -68,7 +68,7 @@ def time_emulator(lnet, raster, steps: int, repeats: int) -> dict:
 
 
 def time_emulator_batch(lnet, rng_seed: int, steps: int, batch: int) -> dict:
-    from hardware.loihi import EmulatorLayout, emulate, encode_inputs
+    from eventsim.hardware.loihi import EmulatorLayout, emulate, encode_inputs
 
     rng = np.random.default_rng(rng_seed + 1)
     n = lnet.populations["in"].size
@@ -82,7 +82,7 @@ def time_emulator_batch(lnet, rng_seed: int, steps: int, batch: int) -> dict:
 
 
 def time_lava(lnet, raster, steps: int, readout: bool) -> dict:
-    from hardware.loihi.lava_graph import to_lava
+    from eventsim.hardware.loihi.lava_graph import to_lava
 
     t0 = time.perf_counter()
     g = to_lava(lnet, {"in": raster}, sparse=True)

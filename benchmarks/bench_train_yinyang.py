@@ -53,7 +53,7 @@ import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 import eventsim as es
-from models import yinyang as yy
+from eventsim.models import yinyang as yy
 t1 = time.perf_counter()
 (tr, y), _, _ = yy.data()
 t2 = time.perf_counter()
@@ -88,7 +88,7 @@ def throughput(hidden: int, batch: int, epochs: int, repeats: int, threads: int)
     import numpy as np
 
     import eventsim as es
-    from models import yinyang as yy
+    from eventsim.models import yinyang as yy
 
     numba.set_num_threads(threads)
     (tr, y), _, _ = yy.data()

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     from eventsim.egru import EGRUClassifier, tasks
     from eventsim.ntt import GRUTwin, balanced_lambdas, prune_baseline, run_ntt
     from eventsim.ntt.core import check_frozen
-    from models import egru_digits
+    from eventsim.models import egru_digits
 
     torch.set_num_threads(1)
     cfg = egru_digits.recipe("row")

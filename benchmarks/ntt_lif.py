@@ -101,7 +101,7 @@ class Task:
         self.name = name
         if name == "digits":
             from eventsim.data import digits_arrays
-            from models import digits as rec
+            from eventsim.models import digits as rec
 
             X, self.y_twin = digits_arrays("train")
             self.X_twin = np.concatenate([X, np.ones((len(X), 1))], axis=1)
@@ -116,7 +116,7 @@ class Task:
                 weight_decay=wd)
         elif name == "yinyang":
             from eventsim.data import yin_yang
-            from models import yinyang as rec
+            from eventsim.models import yinyang as rec
 
             X, self.y_twin = yin_yang("train")
             self.X_twin = np.concatenate([1.0 - X, np.ones((len(X), 1))], axis=1)

@@ -20,13 +20,13 @@ from typing import Callable, List, Optional, Tuple
 # (sub-command, module, add_arguments, run function, help): wired only if the module is importable.
 _OPTIONAL: List[Tuple[str, str, str, str, str]] = [
     ("ntt", "eventsim.ntt.cli", "add_arguments", "cli_ntt", "find a sparse connectome by Neural Tangent Transfer"),
-    ("export", "hardware.cli", "add_export_arguments", "cli_export", "export a network to lava|nir|netx"),
-    ("emulate", "hardware.cli", "add_emulate_arguments", "cli_emulate", "run a network on the Loihi emulator or Lava"),
+    ("export", "eventsim.hardware.cli", "add_export_arguments", "cli_export", "export a network to lava|nir|netx"),
+    ("emulate", "eventsim.hardware.cli", "add_emulate_arguments", "cli_emulate", "run a network on the Loihi emulator or Lava"),
 ]
 _RECIPES: List[Tuple[str, str, str, str]] = [
-    ("yinyang", "models.yinyang", "add_arguments", "cli_train"),
-    ("digits", "models.digits", "add_arguments", "cli_train"),
-    ("egru-digits", "models.egru_digits", "add_arguments", "cli_train_egru_digits"),
+    ("yinyang", "eventsim.models.yinyang", "add_arguments", "cli_train"),
+    ("digits", "eventsim.models.digits", "add_arguments", "cli_train"),
+    ("egru-digits", "eventsim.models.egru_digits", "add_arguments", "cli_train_egru_digits"),
 ]
 
 
@@ -84,7 +84,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Train the Yin-Yang recipe (quick mode) if it is available, else run the simulation demo."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    recipe = _optional("models.yinyang", "demo")
+    recipe = _optional("eventsim.models.yinyang", "demo")
     if recipe is not None and not args.simulate_only:
         return int(recipe[0](out) or 0)
     return _simulation_demo(out)

@@ -48,7 +48,7 @@ QUICK_EPOCHS = 10
 VAL_FRACTION = 0.1
 AUGMENT = (10.0, 0.1, 0.5)  # training-image distortion (max rotation deg, max scale, max shift px); None: off
 SELECT = "last"          # keep the last epoch's weights ("best": the best-validation epoch's)
-READOUT = "integral"     # how the read-outs predict (hardware.loihi.agreement uses it)
+READOUT = "integral"     # how the read-outs predict (eventsim.hardware.loihi.agreement uses it)
 
 
 def build(seed: int = 0, hidden: int = HIDDEN, init=INIT) -> es.Network:
@@ -124,7 +124,7 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
 
 
 def augment_arg(text: str):
-    """``--augment`` (also of ``models.egru_digits``): 'none' -> False (off, overriding a recipe
+    """``--augment`` (also of ``eventsim.models.egru_digits``): 'none' -> False (off, overriding a recipe
     default), 'ROT,SCALE,SHIFT' -> a tuple of three numbers >= 0."""
     if text.strip().lower() == "none":
         return False

@@ -8,7 +8,7 @@ Commands (from the repository root)::
     eventsim train egru-digits --encoding row                             # 8 steps, 8 inputs
     eventsim train egru-digits --task adding --model egru|gru             # long-memory task (adding problem)
     eventsim train egru-digits --task delayed-xor --model egru|gru        # long-memory task (delayed XOR)
-    python -m models.egru_digits ...                                      # same, without the CLI
+    python -m eventsim.models.egru_digits ...                                      # same, without the CLI
 
 Digits: scikit-learn 8x8 digits, fixed train/test split of ``eventsim.data.digits`` (1438/359),
 intensities in [0, 1]. Architecture: one EGRU layer (row by row) or two stacked layers (pixel by
@@ -391,7 +391,7 @@ def cli_train_egru_digits(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.egru_digits", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m eventsim.models.egru_digits", description=__doc__.splitlines()[0])
     add_arguments(ap)
     return cli_train_egru_digits(ap.parse_args(argv))
 

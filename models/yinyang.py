@@ -13,7 +13,7 @@ Recipe (the paper's, [EP] ``paper/figure3.py``):
   docs/training.md for the test figures);
 - weights kept: the last epoch's (``SELECT``). The validation split is evaluated every epoch for
   the record. Chosen on a second, independent validation split (5000 samples, generator seed 43,
-  never used otherwise; ``python -m models.yinyang_select DIR...``): over the five seeds of
+  never used otherwise; ``python -m eventsim.models.yinyang_select DIR...``): over the five seeds of
   docs/training.md the last-epoch weights scored
   97.98 % there against 97.84 % for the best-validation-epoch weights, whose pick is dominated by
   the noise of a 1000-sample split. The test set is evaluated once, at the end.

@@ -1,6 +1,6 @@
 """Which weights should the Yin-Yang recipe keep: the best-validation epoch's or the last epoch's?
 
-    python -m models.yinyang_select results/s3/yinyang_0 results/s3/yinyang_1 ...
+    python -m eventsim.models.yinyang_select results/s3/yinyang_0 results/s3/yinyang_1 ...
 
 Each folder is the ``--out`` of a full ``eventsim train yinyang`` run; its ``checkpoint.h5`` holds
 the last epoch's weights and, from runs that kept the best-validation weights, those too. Both are

@@ -23,8 +23,8 @@ def test_recipe_run_keeps_the_selected_weights():
     import numpy as np
 
     from eventsim.data import yin_yang
-    from models import yinyang as yy
-    from models.eventprop_run import run
+    from eventsim.models import yinyang as yy
+    from eventsim.models.eventprop_run import run
 
     def split(name, n):
         X, y = yin_yang(name, size=n)
@@ -58,7 +58,7 @@ def test_digits_augmenter_decodes_distorts_and_reencodes():
     import pytest
 
     from eventsim.data import digits_arrays, random_affine_images
-    from models import digits as dg
+    from eventsim.models import digits as dg
 
     X, _ = digits_arrays("test")
     X = X[:30]

@@ -428,7 +428,7 @@ def test_from_ntt_drops_masks_that_keep_everything():
 
 
 def test_recipe_trains_a_given_model_and_keeps_its_masks():
-    from models.egru_digits import train
+    from eventsim.models.egru_digits import train
 
     rng = np.random.default_rng(2)
     model = EGRUClassifier(8, 16, 10, seed=3)
@@ -546,7 +546,7 @@ def test_fit_weight_decay_equals_adamw_on_weights():
 def test_egru_learns_the_adding_problem_with_few_events():
     """Long-memory regression: a small EGRU trained by sparse BPTT brings the adding-problem MSE
     (T = 12) far below the trivial 1/6, while emitting events in well under half of the unit-steps."""
-    from models.egru_digits import ADDING_BASELINE_MSE, train_long_memory
+    from eventsim.models.egru_digits import ADDING_BASELINE_MSE, train_long_memory
 
     m = train_long_memory("egru", task="adding", seed=0, progress=False, n_steps=12, n_train=2000, n_test=500,
                           hidden=24, epochs=8, lr=1e-2, decay_every=4)

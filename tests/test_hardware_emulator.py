@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import eventsim as es
-from hardware.loihi import EmulatorLayout, LoihiNet, emulate, encode_inputs, quantize
+from eventsim.hardware.loihi import EmulatorLayout, LoihiNet, emulate, encode_inputs, quantize
 
 
 # ------------------------------------------------------------------ in-process Lava oracle
@@ -36,7 +36,7 @@ class _Out:
 def _lava_oracle(lnet: LoihiNet, raster_by_pop, T: int):
     """Run ``lnet`` with Lava 0.10's PyLifModelBitAcc / PyDenseModelBitAcc / PyDelayDenseModelBitAcc
     code (their run_spk) on fake ports, in Lava's step order. Returns {pop: (T, n) spikes}, {pop: (T, n) v}."""
-    from hardware.loihi.lava_graph import _prepare_lava_import, _sign_mode_enum
+    from eventsim.hardware.loihi.lava_graph import _prepare_lava_import, _sign_mode_enum
 
     _prepare_lava_import()
     from lava.proc.dense.models import PyDelayDenseModelBitAcc, PyDenseModelBitAcc
@@ -213,7 +213,7 @@ def test_emulator_layout_reuse_and_capacity_growth():
 def test_voltage_integral_readout_converges_to_eventsim_and_predicts_alike():
     """DiscreteResult.voltage_integral (dt * sum of V after each step) of non-spiking read-outs is a
     Riemann sum of eventsim's exact integral: error O(dt); predictions with readout='integral' agree."""
-    from hardware.loihi.agreement import agreement, predict
+    from eventsim.hardware.loihi.agreement import agreement, predict
 
     rng = np.random.default_rng(11)
     net = es.Network()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import eventsim as es
-from hardware.loihi import emulate, load_loihi, quantize
+from eventsim.hardware.loihi import emulate, load_loihi, quantize
 
 
 def _net(seed=0, recurrent=True, delays=False, readout=False, v_leak=0.0, v_reset=0.0):
@@ -52,7 +52,7 @@ def _same_network(a, b, atol=1e-12):
 def test_nir_round_trip_through_files(tmp_path):
     import nir
 
-    from hardware.nir import from_nir, to_nir, write_nir
+    from eventsim.hardware.nir import from_nir, to_nir, write_nir
 
     net = _net(1, recurrent=True, delays=True, readout=True, v_leak=0.1, v_reset=-0.2)
     path = tmp_path / "net.nir"
@@ -91,7 +91,7 @@ def test_norse_runs_our_nir_file_like_our_discrete_reference(tmp_path):
     the same spikes, step by step, as our discrete-time reference of the same model (the emulator
     in float precision with method='euler'). Norse passes spikes between layers within a step, Lava
     one step later: layer k of Norse at step t is layer k of ours at step t + k."""
-    from hardware.nir import norse_run, write_nir
+    from eventsim.hardware.nir import norse_run, write_nir
 
     net = _net(3, recurrent=True)
     dt = 0.5
@@ -109,7 +109,7 @@ def test_norse_runs_our_nir_file_like_our_discrete_reference(tmp_path):
 
 
 def test_netx_export_layout_and_reader(tmp_path):
-    from hardware.netx import quantize_for_netx, read_netx, write_netx
+    from eventsim.hardware.netx import quantize_for_netx, read_netx, write_netx
 
     net = _net(4, recurrent=True)
     path = tmp_path / "net.net"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import eventsim as es
-from hardware.loihi import LoihiNet, emulate, quantize, run_lava
+from eventsim.hardware.loihi import LoihiNet, emulate, quantize, run_lava
 
 
 def _fixed_net(seed: int, extreme: bool = False) -> LoihiNet:
@@ -97,7 +97,7 @@ def test_float_model_equals_lava_floating_pt():
 
 
 def test_loihi2_hardware_backend_needs_lava_loihi():
-    from hardware.loihi import loihi_hw_available
+    from eventsim.hardware.loihi import loihi_hw_available
 
     ln = _fixed_net(0)
     if not loihi_hw_available():   # where Intel's lava-loihi is installed the chip path is not refused

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import eventsim as es
-from hardware.loihi import LoihiNet, emulate, estimate_resources, load_loihi, quantize, save_loihi
-from hardware.loihi.quantize import discretise
+from eventsim.hardware.loihi import LoihiNet, emulate, estimate_resources, load_loihi, quantize, save_loihi
+from eventsim.hardware.loihi.quantize import discretise
 
 
 def _net(seed=0, v_leak=0.0, v_reset=0.0, delays=None):
@@ -183,8 +183,8 @@ def test_discrete_spikes_track_eventsim_on_a_yinyang_like_network():
     shrink with dt, and the classes mostly agree. (Untrained networks have many near-ties between
     output neurons, so class agreement is a weak measure here; the >= 99 % agreement is measured on
     the trained networks: docs/hardware.md.)"""
-    from hardware.loihi.agreement import agreement
-    from models import yinyang
+    from eventsim.hardware.loihi.agreement import agreement
+    from eventsim.models import yinyang
 
     rng = np.random.default_rng(0)
     net = yinyang.build(0)
@@ -206,7 +206,7 @@ def test_discrete_spikes_track_eventsim_on_a_yinyang_like_network():
 
 def test_quantization_plot_is_written_whole(tmp_path):
     """plot_quantization saves through eventsim.io.atomic_savefig: a PNG, no temporary file left."""
-    from hardware.loihi.plots import plot_quantization
+    from eventsim.hardware.loihi.plots import plot_quantization
 
     p = tmp_path / "q.png"
     plot_quantization(quantize(_net(0), 0.5), p)

@@ -202,7 +202,7 @@ def test_an_interrupted_ntt_egru_run_leaves_its_finished_trainings(tmp_path, mon
     assert ntt_egru.main([*args, "--out", str(done)]) == 0
     complete = json.loads(done.read_text())
     assert complete["complete"] is True and len(complete["records"]) == 2
-    from models import egru_digits  # importable once the script is loaded (it puts the repository on the path)
+    from eventsim.models import egru_digits  # importable once the script is loaded (it puts the repository on the path)
 
     monkeypatch.setattr(egru_digits, "train", _fail_on_call(2, egru_digits.train))
     out = tmp_path / "run.json"

@@ -12,7 +12,7 @@ sys.path.insert(0, ".")
 from eventsim.egru import EGRUClassifier, tasks  # noqa: E402
 from eventsim.io import atomic_write_text  # noqa: E402
 from eventsim.ntt import GRUTwin, balanced_lambdas, load_result, prune_baseline, run_ntt  # noqa: E402
-from models import egru_digits  # noqa: E402
+from eventsim.models import egru_digits  # noqa: E402
 
 torch.set_num_threads(1)
 Xtr, ytr = tasks.digits_sequences("train", "row")

@@ -16,7 +16,7 @@ sys.path.insert(0, ".")
 from eventsim.egru import EGRUClassifier  # noqa: E402
 from eventsim.io import atomic_write_text  # noqa: E402
 from eventsim.ntt import GRUTwin, load_result, prune_baseline  # noqa: E402
-from models import egru_digits  # noqa: E402
+from eventsim.models import egru_digits  # noqa: E402
 
 torch.set_num_threads(1)
 tw = GRUTwin(8, 512, 10, 8, gamma=0.7, width=1.0, thr_mean=0.3, trace_decay=0.9)

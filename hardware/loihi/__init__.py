@@ -1,6 +1,6 @@
 """Loihi via Lava: quantisation, a bit-exact emulator, Lava process graphs, resource estimates.
 
-    from hardware.loihi import quantize, emulate, run_lava, estimate_resources
+    from eventsim.hardware.loihi import quantize, emulate, run_lava, estimate_resources
     lnet = quantize(net, dt=0.5)                 # eventsim Network -> LoihiNet (+ lnet.report)
     res = emulate(lnet, batch, t_max=100.0)      # Numba, bit-exact with Lava fixed_pt
     res_lava = run_lava(lnet, batch, t_max=100.0)  # Lava Loihi2SimCfg (fixed_pt / floating_pt)
@@ -20,7 +20,7 @@ _LAZY = {"to_lava": "lava_graph", "run_lava": "lava_graph", "LavaGraph": "lava_g
 
 
 def __getattr__(name):
-    # lazy: keep ``import hardware.loihi`` light (lava_graph imports Lava only inside its functions)
+    # lazy: keep ``import eventsim.hardware.loihi`` light (lava_graph imports Lava only inside its functions)
     import importlib
 
     if name in _LAZY:

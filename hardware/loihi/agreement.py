@@ -10,9 +10,9 @@ earliest first spike (spiking output; -1 if none fires, ties to the lowest index
 
 Command line (prints a table, writes JSON)::
 
-    python -m hardware.loihi.agreement --net results/yinyang/yinyang_net.h5 --task yinyang \\
+    python -m eventsim.hardware.loihi.agreement --net results/yinyang/yinyang_net.h5 --task yinyang \\
         --dt 0.5 0.25 0.1225 0.1175 [--lava-samples 1000] [--out agreement.json]
-    python -m hardware.loihi.agreement --random 5 --task yinyang --dt 0.1175   # untrained 5-200-3 nets
+    python -m eventsim.hardware.loihi.agreement --random 5 --task yinyang --dt 0.1175   # untrained 5-200-3 nets
 
 Columns: ``agree`` over all samples; ``agree*`` over the samples whose exact output first spikes
 are more than one step apart (elsewhere the discrete model cannot resolve the order; untrained
@@ -159,20 +159,20 @@ def task_readout(task: str) -> str:
 
     if task not in ("yinyang", "digits"):
         raise ValueError(f"task must be 'yinyang' or 'digits', got {task!r}")
-    return getattr(importlib.import_module(f"models.{task}"), "READOUT", "max")
+    return getattr(importlib.import_module(f"eventsim.models.{task}"), "READOUT", "max")
 
 
 def task_data(task: str, split: str = "test"):
     """``(inputs, labels, t_max, calibration)`` of a models/ recipe's data (calibration: 500 training samples)."""
     if task == "yinyang":
         from eventsim.data import yin_yang
-        from models import yinyang as m
+        from eventsim.models import yinyang as m
 
         X, y = yin_yang(split)
         Xc, _ = yin_yang("train")
         return m.encode(X), y, m.T_MAX, (m.encode(Xc[:500]), m.T_MAX)
     if task == "digits":
-        from models import digits as m
+        from eventsim.models import digits as m
 
         (tr, _), (va, yv), (te, yt) = m.data()
         cal = (tr.subset(np.arange(min(500, len(tr)))), m.T_MAX)
@@ -184,7 +184,7 @@ def task_data(task: str, split: str = "test"):
 
 def random_yinyang_nets(n: int, seed0: int = 0):
     """Untrained 5-200-3 networks of the Yin-Yang recipe (weights N(1.5, 0.78), N(0.93, 0.1))."""
-    from models import yinyang as m
+    from eventsim.models import yinyang as m
 
     return [m.build(seed0 + k) for k in range(n)]
 
@@ -199,7 +199,7 @@ def _fs(r) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hardware.loihi.agreement", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m eventsim.hardware.loihi.agreement", description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--net", help="trained network (eventsim.network HDF5)")
     src.add_argument("--random", type=int, help="this many untrained networks of the task's recipe (yinyang only)")

@@ -361,7 +361,7 @@ def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max
     from . import kernels
 
     if not isinstance(lnet, LoihiNet):
-        raise ValueError(f"lnet must be a LoihiNet (use hardware.loihi.quantize(net, dt)), got {type(lnet).__name__}")
+        raise ValueError(f"lnet must be a LoihiNet (use eventsim.hardware.loihi.quantize(net, dt)), got {type(lnet).__name__}")
     T = steps_for(lnet, n_steps, t_max)
     ev = inputs if isinstance(inputs, InputEvents) else encode_inputs(lnet, inputs, T)
     L = layout or EmulatorLayout(lnet)

@@ -98,7 +98,7 @@ def plot_quantization(lnet, path=None):
     """Weight errors per projection and effective time constants (``lnet.report``)."""
     plt = _plt()
     if lnet.report is None:
-        raise ValueError("lnet has no quantisation report (make it with hardware.loihi.quantize)")
+        raise ValueError("lnet has no quantisation report (make it with eventsim.hardware.loihi.quantize)")
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.2))
     _quant_axes(ax[0], lnet.report)
     # weight transfer: quantised vs original weights of every projection part
