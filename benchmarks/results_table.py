@@ -1,0 +1,98 @@
+"""One results table per study: ``benchmarks/results/<study>.jsonl``, one JSON object per line, one
+line per run (a training, a timed configuration, an agreement measurement). The columns are the run's
+configuration (``study``, the method, sizes, seed, options) and its figures (accuracy, seconds, ...);
+every row carries ``commit`` (the git revision it was measured at, or ``"unknown"``) and ``date``.
+
+``append_rows(study, rows, key=...)`` writes atomically (temporary file and rename, through
+``eventsim.io.atomic_write_text``): a run whose key columns equal an existing row's replaces that row,
+so re-running a configuration updates the table instead of adding a duplicate. ``read_rows(study)``
+returns the rows; ``select(rows, **where)`` filters them.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+from eventsim.io import atomic_write_text
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def table_path(study: str, folder: Optional[Path] = None) -> Path:
+    """The table file of ``study`` (a name such as ``"cuba"``) in ``folder`` (default benchmarks/results)."""
+    if not study or "/" in study or study.startswith("."):
+        raise ValueError(f"study must be a plain name, got {study!r}")
+    return Path(folder or RESULTS) / f"{study}.jsonl"
+
+
+def git_commit() -> str:
+    """The repository's current commit (short hash), or ``"unknown"`` outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def read_rows(study: str, folder: Optional[Path] = None) -> List[Dict]:
+    """Every row of the study's table, in file order (an empty list when the table does not exist)."""
+    path = table_path(study, folder)
+    if not path.exists():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: line {n} is not JSON ({e})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}: line {n} is not a JSON object")
+        rows.append(row)
+    return rows
+
+
+def append_rows(study: str, rows: Iterable[Mapping], key: Sequence[str] = (), folder: Optional[Path] = None) -> Path:
+    """Add ``rows`` to the study's table and rewrite it atomically; return its path.
+
+    Each row gets ``study``, ``commit`` and ``date`` unless it has them. When ``key`` names columns, an
+    existing row whose values in all of them equal a new row's is replaced by the new row (same
+    position), so a configuration measured again is updated, not duplicated.
+    """
+    new = []
+    stamp = {"study": study, "commit": git_commit(), "date": datetime.date.today().isoformat()}
+    for r in rows:
+        if not isinstance(r, Mapping):
+            raise ValueError(f"rows: each row must be a mapping, got {type(r).__name__}")
+        new.append({**stamp, **dict(r)})
+    old = read_rows(study, folder)
+    key = tuple(key)
+
+    def k(r: Mapping):
+        return tuple(json.dumps(r.get(c), sort_keys=True) for c in key)
+
+    if key:
+        incoming = {k(r): r for r in new}
+        merged = []
+        for r in old:
+            if k(r) in incoming:
+                merged.append(incoming.pop(k(r)))
+            else:
+                merged.append(r)
+        merged.extend(incoming.values())
+    else:
+        merged = old + new
+    path = table_path(study, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "".join(json.dumps(r, sort_keys=False, allow_nan=True) + "\n" for r in merged))
+    return path
+
+
+def select(rows: Iterable[Mapping], **where) -> List[Dict]:
+    """The rows whose columns equal every ``column=value`` given (a missing column never matches)."""
+    return [dict(r) for r in rows if all(c in r and r[c] == v for c, v in where.items())]
