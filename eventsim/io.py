@@ -7,6 +7,7 @@ Writes go to a temporary file in the destination folder and are renamed into pla
 
 Network layout (version 1)::
 
+    /                     attrs: readout ('first_spike'|'max'|'integral'; optional, see Network.readout)
     /populations/<name>   attrs: index (order), size, kind ('input'|'lif'),
                                  tau_mem, tau_syn, v_th, v_reset, v_leak, t_ref (lif only)
     /projections/<src->dst>  attrs: src, dst, n_pre, n_post
@@ -141,7 +142,9 @@ def file_format(path: PathLike) -> str:
 
 # ------------------------------------------------------------------------------------ networks
 def write_network_group(g, net: Network) -> None:
-    """Write populations and projections of ``net`` into an open HDF5 group."""
+    """Write populations and projections of ``net`` (and its ``readout``, if set) into an open HDF5 group."""
+    if net.readout is not None:
+        g.attrs["readout"] = net.readout
     pg = g.create_group("populations")
     for i, (name, p) in enumerate(net.populations.items()):
         h = pg.create_group(name)
@@ -166,7 +169,8 @@ def write_network_group(g, net: Network) -> None:
 
 def read_network_group(g) -> Network:
     """Inverse of ``write_network_group``; ValueError on missing or inconsistent content."""
-    net = Network()
+    readout = g.attrs.get("readout")
+    net = Network(readout=readout.decode() if isinstance(readout, bytes) else readout)
     pops = sorted(g["populations"].items(), key=lambda kv: int(kv[1].attrs["index"]))
     for name, h in pops:
         kind = h.attrs["kind"]

@@ -187,12 +187,33 @@ class Network:
 
     Global neuron ids follow the order in which populations were added; ``offsets[name]`` is the
     first global id of a population.
+
+    ``readout`` says how the network's last population is read as a class, so that a tool that runs
+    the network elsewhere (the Loihi emulator, Lava) predicts the same way: ``'first_spike'`` (the
+    neuron that fires first), ``'max'`` (the non-spiking read-out with the largest maximum voltage)
+    or ``'integral'`` (the largest voltage integral); ``None`` when unspecified. It is saved with
+    the network.
     """
 
-    def __init__(self) -> None:
+    #: the prediction rules ``readout`` may name
+    READOUTS = ("first_spike", "max", "integral")
+
+    def __init__(self, readout: Optional[str] = None) -> None:
         self.populations: Dict[str, Population] = {}
         self.projections: Dict[str, Projection] = {}
         self._layout = None
+        self.readout = readout
+
+    @property
+    def readout(self) -> Optional[str]:
+        """How the output population predicts a class (one of ``READOUTS``, or ``None``)."""
+        return self._readout
+
+    @readout.setter
+    def readout(self, value: Optional[str]) -> None:
+        if value is not None and value not in self.READOUTS:
+            raise ValueError(f"readout must be one of {self.READOUTS} or None, got {value!r}")
+        self._readout = value
 
     # ---------------------------------------------------------------------------------- building
     def _check_new_name(self, name: str) -> None:
@@ -353,7 +374,8 @@ class Network:
         return {name: p.weights for name, p in self.projections.items()}
 
     def copy(self) -> "Network":
-        net = Network()
+        """A deep copy (populations, projections with their arrays, ``readout``)."""
+        net = Network(readout=self.readout)
         net.populations = {k: Population(p.name, p.size, p.params) for k, p in self.populations.items()}
         net.projections = {k: p.copy() for k, p in self.projections.items()}
         return net

@@ -48,7 +48,7 @@ QUICK_EPOCHS = 10
 VAL_FRACTION = 0.1
 AUGMENT = (10.0, 0.1, 0.5)  # training-image distortion (max rotation deg, max scale, max shift px); None: off
 SELECT = "last"          # keep the last epoch's weights ("best": the best-validation epoch's)
-READOUT = "integral"     # how the read-outs predict (eventsim.hardware.loihi.agreement uses it)
+READOUT = "integral"     # how the read-outs predict; stored in the network (Network.readout)
 
 
 def build(seed: int = 0, hidden: int = HIDDEN, init=INIT) -> es.Network:
@@ -56,7 +56,7 @@ def build(seed: int = 0, hidden: int = HIDDEN, init=INIT) -> es.Network:
     p = es.LIFParams(tau_mem=20.0, tau_syn=5.0)
     ro = es.LIFParams.readout(tau_mem=20.0, tau_syn=5.0)
     rng = np.random.default_rng(seed)
-    net = es.Network()
+    net = es.Network(readout=READOUT)
     net.add_input("in", N_IN)
     net.add_population("hidden", hidden, p)
     net.add_population("out", 10, ro)

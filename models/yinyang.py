@@ -49,12 +49,15 @@ EPOCHS = 100             # as the paper
 SELECT = "last"          # weights kept at the end of a full run (see the docstring)
 QUICK_SELECT = "best"    # make demo: best-validation weights
 QUICK_EPOCHS = 60        # ``make demo``: about 1 minute on 2 cores after the compile
+READOUT = "first_spike"  # the class is the output neuron that fires first; stored in the network
 
 
 def build(seed: int = 0, hidden: int = HIDDEN) -> es.Network:
     """The untrained 5-hidden-3 network (weights drawn from ``seed``)."""
-    return es.Network.feedforward([5, hidden, 3], params=es.LIFParams(tau_mem=20.0, tau_syn=5.0), seed=seed,
-                                  init=INIT)
+    net = es.Network.feedforward([5, hidden, 3], params=es.LIFParams(tau_mem=20.0, tau_syn=5.0), seed=seed,
+                                 init=INIT)
+    net.readout = READOUT
+    return net
 
 
 def encode(X: np.ndarray) -> es.SpikeBatch:

@@ -187,7 +187,7 @@ print("input grid:", emu.input_stats, "| overflow:", emu.overflow)
 **Lava itself.** The same LoihiNet as a Lava process graph (RingBuffer -> Dense -> LIF -> Dense -> LIF)
 run by Lava 0.10's `Loihi2SimCfg(select_tag="fixed_pt")` on the CPU, on the first 100 test samples
 (25 block-diagonal copies of the network per Lava step, 4 windows; state reset between windows).
-Lava is much slower than the emulator, so only a part of the test set here; `python -m eventsim.hardware.loihi.agreement ... --lava-samples 1000`
+Lava is much slower than the emulator, so only a part of the test set here; `python benchmarks/loihi_agreement.py ... --lava-samples 1000`
 runs the whole test set. The check is strict: every entry of every spike raster must be equal.
 """),
     ("code", """
