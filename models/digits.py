@@ -1,4 +1,4 @@
-"""scikit-learn digits with EventProp: 65-H-10, a LIF hidden layer and leaky-integrator read-outs.
+"""Handwritten 8x8 digits with EventProp: 65-H-10, a LIF hidden layer and leaky-integrator read-outs.
 
 Recipe (after the EventProp paper's MNIST set-up, scaled to 8x8 digits; chosen on validation
 hold-outs of the training set, see docs/training.md for the sweeps):

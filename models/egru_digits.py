@@ -10,7 +10,7 @@ Commands (from the repository root)::
     eventsim train egru-digits --task delayed-xor --model egru|gru        # long-memory task (delayed XOR)
     python -m eventsim.models.egru_digits ...                                      # same, without the CLI
 
-Digits: scikit-learn 8x8 digits, fixed train/test split of ``eventsim.data.digits`` (1438/359),
+Digits: the 8x8 handwritten digits (UCI, as in scikit-learn), fixed train/test split of ``eventsim.data.digits`` (1438/359),
 intensities in [0, 1]. Architecture: one EGRU layer (row by row) or two stacked layers (pixel by
 pixel; EvNN conventions, see ``docs/egru.md``) and a linear read-out of the output trace at the last
 step, softmax cross-entropy. Pixel by pixel, every training image is shifted by a random sub-pixel

@@ -82,6 +82,17 @@ def test_digits_split_is_fixed_disjoint_and_stratified():
         digits_arrays("validation")
 
 
+def test_shipped_digits_equal_scikit_learns():
+    """The digits shipped with eventsim are scikit-learn's ``load_digits``, image for image."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    d = datasets.load_digits()
+    Xa, ya = digits_arrays("all")
+    np.testing.assert_array_equal(Xa, d.data / 16.0)
+    np.testing.assert_array_equal(ya, d.target)
+    Xa[0, 0] = 7.0  # the caller's copy: the cached data are not changed
+    assert digits_arrays("all")[0][0, 0] == d.data[0, 0] / 16.0
+
+
 def test_latency_encoding_times_ids_and_bias():
     X = np.array([[0.0, 0.5, 1.0], [0.2, 0.2, 0.0]])
     b = latency_encode(X, t_max=30.0, bias_time=0.0)

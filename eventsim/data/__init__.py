@@ -1,8 +1,8 @@
-"""Built-in data sets (generated or shipped with a package; nothing is downloaded).
+"""Built-in data sets (generated, or shipped with eventsim; nothing is downloaded).
 
 - ``yin_yang(split)``: the Yin-Yang data set (Kriener et al. 2021) as arrays; ``yin_yang_spikes(split)``
   latency-coded (5 input neurons, bias spike at 0 ms).
-- ``digits_arrays(split)``: scikit-learn's 8x8 digits as arrays on a fixed split; ``digits(split)``
+- ``digits_arrays(split)``: the 8x8 handwritten digits (UCI, shipped) as arrays on a fixed split; ``digits(split)``
   latency-coded (64 input neurons).
 - ``latency_encode(X, ...)``: values in [0, 1] -> one spike per feature (``SpikeBatch``);
   ``drop_spikes(batch, p, rng)``: input dropout for training; ``shift_image_spikes(batch, shape,

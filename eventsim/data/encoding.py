@@ -14,7 +14,7 @@ Ready-made encoded data sets (the encodings of the recipes in ``models/``):
 
 - ``yin_yang_spikes(split)``: the Yin-Yang features (x, y, 1-x, 1-y) at ``30 v`` ms plus a bias
   spike at 0 ms (5 input neurons), as in the EventProp paper;
-- ``digits(split)``: scikit-learn's 8x8 digits, pixel v in [0, 1] at ``20 (1 - v)`` ms (bright
+- ``digits(split)``: the 8x8 handwritten digits, pixel v in [0, 1] at ``20 (1 - v)`` ms (bright
   pixels early), pixels with v <= 0.05 silent (64 input neurons), after the EventProp paper's MNIST
   encoding ``(1 - pix/255) 20 ms``.
 """
@@ -180,7 +180,7 @@ def yin_yang_spikes(split: str = "train", size: Optional[int] = None, seed: Opti
 
 
 def digits(split: str = "train") -> Tuple[SpikeBatch, np.ndarray]:
-    """Latency-coded scikit-learn digits: ``(SpikeBatch of 64 input neurons, labels)``.
+    """Latency-coded 8x8 handwritten digits: ``(SpikeBatch of 64 input neurons, labels)``.
 
     Pixel v in [0, 1] spikes at ``20 (1 - v)`` ms; pixels with v <= 0.05 are silent. ``split`` is
     ``"train"`` (1438), ``"test"`` (359) or ``"all"``: the fixed split of ``digits_arrays``.

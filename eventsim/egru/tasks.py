@@ -3,7 +3,7 @@
 All generators return float64 inputs of shape (n, T, I) (dimensionless; one step = one sequence
 element) and take a ``seed`` (int) or a ``numpy.random.Generator``.
 
-* ``digits_sequences(split, mode)``: scikit-learn 8x8 digits (``eventsim.data.digits``, fixed
+* ``digits_sequences(split, mode)``: 8x8 handwritten digits (``eventsim.data.digits``, fixed
   train/test split, 1438/359 samples) read ``'pixel'`` by pixel (T = 64, I = 1, row-major) or ``'row'`` by row
   (T = 8, I = 8). Intensities in [0, 1].
 * ``delayed_xor(n, n_steps)``: I = 3 channels (value, marker, cue). The value channel carries a
