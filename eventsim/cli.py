@@ -3,11 +3,14 @@
 Sub-commands (each imports what it needs only when it runs):
 
     eventsim simulate NET.h5 SPIKES.h5 --t-max MS --out RESULT.h5   exact simulation of a saved network
-    eventsim info FILE.h5                                            describe any eventsim file
+    eventsim info FILE                                               describe any file eventsim writes
     eventsim demo [--out DIR]                                        the end-to-end demo (``make demo``)
-    eventsim train yinyang|digits|egru-digits ...                    training recipes (models/)
-    eventsim ntt ...                                                 NTT sparse connectomes
-    eventsim export --to lava|nir|netx NET.h5 / eventsim emulate ... Loihi path (hardware/)
+    eventsim train yinyang|digits|egru-digits ...                    training recipes (eventsim.models)
+    eventsim ntt ...                                                 NTT sparse connectomes (torch extra)
+    eventsim export --to lava|nir|netx NET.h5 / eventsim emulate ... Loihi path (eventsim.hardware)
+
+A sub-command whose optional dependency is missing is still listed; run, it says in one line which
+extra to install (``pip install "eventsim[torch]"`` and so on).
 """
 from __future__ import annotations
 
@@ -30,15 +33,35 @@ _RECIPES: List[Tuple[str, str, str, str]] = [
 ]
 
 
-def _optional(module: str, *names: str) -> Optional[Tuple[Callable, ...]]:
+def _optional(module: str, *names: str) -> Tuple[Optional[Tuple[Callable, ...]], Optional[str]]:
+    """``(functions, None)`` from ``module``, or ``(None, hint)`` when it cannot be imported (the hint
+    names the extra to install when a missing extra is the cause)."""
+    from .extras import missing_extra
+
     try:
         mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    try:
-        return tuple(getattr(mod, n) for n in names)
-    except AttributeError:
-        return None
+    except ImportError as e:
+        return None, missing_extra(e) or f"cannot import {module}: {e}"
+    return tuple(getattr(mod, n) for n in names), None
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is nothing to show (required options,
+    flags, options without a default) or the help already states it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        d = action.default
+        if (action.required or d is None or isinstance(d, bool) or d is argparse.SUPPRESS or not action.option_strings
+                or "default" in (action.help or "").lower()):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _unavailable(hint: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(f"eventsim {args.command}: {hint}", file=sys.stderr)
+        return 2
+    return run
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -62,21 +85,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from eventsim.io import file_format, load
+    """Describe a file: any registered eventsim HDF5 format, a results table (.jsonl) or a recipe's
+    metrics (.json)."""
+    from .describe import describe_file
 
-    fmt = file_format(args.file)
-    obj = load(args.file)
-    print(f"{args.file}: {fmt}")
-    if fmt == "eventsim.network":
-        for n, p in obj.populations.items():
-            print(f"  population {n}: {p.size} {'input' if p.is_input else p.params}")
-        for n, pr in obj.projections.items():
-            print(f"  projection {n}: {pr.n_synapses} synapses")
-    elif fmt == "eventsim.spikes":
-        for n, sb in obj.items():
-            print(f"  {n}: {sb}")
-    else:
-        print(f"  {obj!r}")
+    for line in describe_file(args.file):
+        print(line)
     return 0
 
 
@@ -84,7 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Train the Yin-Yang recipe (quick mode) if it is available, else run the simulation demo."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    recipe = _optional("eventsim.models.yinyang", "demo")
+    recipe, _ = _optional("eventsim.models.yinyang", "demo")
     if recipe is not None and not args.simulate_only:
         return int(recipe[0](out) or 0)
     return _simulation_demo(out)
@@ -110,10 +124,14 @@ def _simulation_demo(out: Path) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="eventsim", description="Exact event-driven spiking networks.")
-    sub = ap.add_subparsers(dest="command", required=True)
+    from . import __version__
 
-    p = sub.add_parser("simulate", help="simulate a saved network on saved input spikes")
+    fmt = HelpFormatter
+    ap = argparse.ArgumentParser(prog="eventsim", description="Exact event-driven spiking networks.", formatter_class=fmt)
+    ap.add_argument("--version", action="version", version=f"eventsim {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("simulate", help="simulate a saved network on saved input spikes", formatter_class=fmt)
     p.add_argument("network", help="network file (eventsim.network HDF5)")
     p.add_argument("spikes", help="input spikes file (eventsim.spikes HDF5)")
     p.add_argument("--t-max", type=float, required=True, help="simulated time (ms)")
@@ -123,41 +141,57 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("info", help="describe an eventsim HDF5 file")
-    p.add_argument("file")
+    p = sub.add_parser("info", help="describe any file eventsim writes", formatter_class=fmt)
+    p.add_argument("file", help="an eventsim HDF5 file (network, spikes, result, connectome, checkpoint, EGRU, "
+                                "Loihi, NTT), a results table (.jsonl) or metrics (.json)")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("demo", help="the end-to-end demo on built-in data")
+    p = sub.add_parser("demo", help="the end-to-end demo on built-in data", formatter_class=fmt)
     p.add_argument("--out", default="results/demo", help="output folder")
     p.add_argument("--simulate-only", action="store_true", help="only the simulation demo, no training")
     p.set_defaults(func=cmd_demo)
 
-    recipes = [(name, _optional(mod, add, run)) for name, mod, add, run in _RECIPES]
-    recipes = [(n, r) for n, r in recipes if r is not None]
-    if recipes:
-        p = sub.add_parser("train", help="train a ready recipe from models/")
-        rs = p.add_subparsers(dest="recipe", required=True)
-        for name, (add, run) in recipes:
-            q = rs.add_parser(name)
-            add(q)
-            q.set_defaults(func=run)
+    p = sub.add_parser("train", help="train a ready recipe (eventsim.models)", formatter_class=fmt)
+    rs = p.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
+    for name, mod, add, run in _RECIPES:
+        fns, hint = _optional(mod, add, run)
+        if fns is None:
+            q = rs.add_parser(name, help=f"(unavailable: {hint})", formatter_class=fmt)
+            q.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            q.set_defaults(func=_unavailable(hint))
+            continue
+        q = rs.add_parser(name, formatter_class=fmt)
+        fns[0](q)
+        q.set_defaults(func=fns[1])
 
     for name, mod, add, run, help_ in _OPTIONAL:
-        fns = _optional(mod, add, run)
-        if fns is not None:
-            q = sub.add_parser(name, help=help_)
-            fns[0](q)
-            q.set_defaults(func=fns[1])
+        fns, hint = _optional(mod, add, run)
+        if fns is None:
+            q = sub.add_parser(name, help=f"{help_} (unavailable: {hint})", formatter_class=fmt)
+            q.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            q.set_defaults(func=_unavailable(hint))
+            continue
+        q = sub.add_parser(name, help=help_, formatter_class=fmt)
+        fns[0](q)
+        q.set_defaults(func=fns[1])
     return ap
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    from .extras import missing_extra
+
     try:
         return int(args.func(args) or 0)
     except ValueError as e:
         print(f"eventsim {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        hint = missing_extra(e)
+        if hint is None:
+            raise
+        print(f"eventsim {args.command}: {hint}", file=sys.stderr)
         return 2
 
 

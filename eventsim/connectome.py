@@ -14,7 +14,7 @@ File format ``eventsim.connectome`` (version 1)::
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -113,3 +113,25 @@ def load_connectome(path) -> Connectome:
                 prov[k] = ds[()]
         return Connectome(int(f.attrs["n_pre"]), int(f.attrs["n_post"]), f["indptr"][()], f["indices"][()],
                           f["weights"][()], prov)
+
+
+def describe_connectome(c: Connectome) -> List[str]:
+    """Readable lines about a connectome: shape, synapses, density, weights and provenance."""
+    from .io import _stats
+
+    lines = [f"{c.n_pre} -> {c.n_post}: {c.n_synapses} synapses, density {100 * c.density:.3g} %; "
+             f"weights {_stats(c.weights)}"]
+    for k, v in c.provenance.items():
+        text = f"array of {np.size(v)}" if isinstance(v, np.ndarray) and np.size(v) > 8 else str(v)
+        lines.append(f"  {k}: {text[:120]}")
+    return lines
+
+
+def _register() -> None:
+    from .formats import FileFormat, register
+
+    register(FileFormat("eventsim.connectome", "connectome", load_connectome, describe_connectome))
+
+
+_register()
+

@@ -25,7 +25,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, Mapping, Union
+from typing import Dict, Iterator, List, Mapping, Union
 
 import numpy as np
 
@@ -244,18 +244,61 @@ def load_spikes(path: PathLike) -> Dict[str, SpikeBatch]:
 
 
 def load(path: PathLike):
-    """Load any eventsim file by its ``format``: Network, dict of SpikeBatch, Result or Connectome."""
-    fmt = file_format(path)
-    if fmt == "eventsim.network":
-        return load_network(path)
-    if fmt == "eventsim.spikes":
-        return load_spikes(path)
-    if fmt == "eventsim.result":
-        from .result import load_result
+    """Load any eventsim file by its ``format`` attribute, through the format registry
+    (``eventsim.formats``): a Network, a dict of SpikeBatch, a result dict, a Connectome, a
+    checkpoint dict, an EGRU model, and, where those parts are installed, a LoihiNet or an NTT result."""
+    from .formats import lookup
 
-        return load_result(path)
-    if fmt == "eventsim.connectome":
-        from .connectome import load_connectome
+    return lookup(file_format(path)).load(path)
 
-        return load_connectome(path)
-    raise ValueError(f"path: {str(path)!r} has unknown eventsim format {fmt!r}")
+
+# ----------------------------------------------------------------------------------- summaries
+def _stats(a: np.ndarray) -> str:
+    """``mean ± std [min, max]`` of a float array (``-`` when empty)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        return "-"
+    return f"{a.mean():.4g} ± {a.std():.3g} [{a.min():.4g}, {a.max():.4g}]"
+
+
+def describe_network(net: Network) -> List[str]:
+    """Readable lines about ``net``: populations with their parameters, projections with their
+    synapse counts, weights and delays (ms), and the prediction rule."""
+    n_syn = sum(p.n_synapses for p in net.projections.values())
+    lines = [f"{len(net.populations)} populations ({net.n_neurons} neurons), {len(net.projections)} projections "
+             f"({n_syn} synapses); readout rule: {net.readout or 'not set'}"]
+    for name, p in net.populations.items():
+        if p.is_input:
+            lines.append(f"  population {name}: {p.size} inputs")
+            continue
+        q = p.params
+        kind = "LIF" if q.spiking else "non-spiking read-out"
+        th = f"v_th {q.v_th:g}, v_reset {q.v_reset:g}, " if q.spiking else ""
+        lines.append(f"  population {name}: {p.size} {kind}; tau_mem {q.tau_mem:g} ms, tau_syn {q.tau_syn:g} ms, "
+                     f"{th}v_leak {q.v_leak:g}, t_ref {q.t_ref:g} ms")
+    for name, pr in net.projections.items():
+        dens = pr.n_synapses / max(1, pr.n_pre * pr.n_post)
+        d = "no delays" if pr.delays is None else f"delays {_stats(pr.delays)} ms"
+        lines.append(f"  projection {name}: {pr.n_synapses} synapses ({100 * dens:.3g} % of {pr.n_pre}x{pr.n_post}); "
+                     f"weights {_stats(pr.weights)}; {d}")
+    return lines
+
+
+def describe_spikes(spikes: Mapping[str, SpikeBatch]) -> List[str]:
+    """Readable lines about spike data: per population the samples, neurons, spike count and time range (ms)."""
+    lines = []
+    for name, sb in spikes.items():
+        span = f"{sb.times.min():.4g}-{sb.times.max():.4g} ms" if sb.n_spikes else "no spikes"
+        lines.append(f"  {name}: {sb.n_samples} samples x {sb.n_neurons} neurons, {sb.n_spikes} spikes "
+                     f"({sb.n_spikes / max(1, sb.n_samples):.3g} per sample), {span}")
+    return lines
+
+
+def _register() -> None:
+    from .formats import FileFormat, register
+
+    register(FileFormat("eventsim.network", "network", load_network, describe_network))
+    register(FileFormat("eventsim.spikes", "spike data", load_spikes, describe_spikes))
+
+
+_register()

@@ -12,7 +12,7 @@ backward pass reuses.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -188,3 +188,27 @@ def load_result(path):
         if "record" in f:
             out["record"] = {k: f["record"][k][()] for k in f["record"]}
         return out
+
+
+def describe_result(res: Dict) -> List[str]:
+    """Readable lines about a loaded result file (``load_result``): simulated time, spikes per
+    population, read-out statistics and recordings."""
+    from .io import _stats, describe_spikes
+
+    lines = [f"simulated {res['t_max']:g} ms"] + describe_spikes(res["spikes"])
+    for name, r in res["readout"].items():
+        lines.append(f"  read-out {name}: max V {_stats(r['v_max'])}; integral of V {_stats(r['v_integral'])} ms")
+    if "record" in res:
+        rec = res["record"]
+        lines.append(f"  recorded V and I of {len(rec['global_ids'])} neurons at {len(rec['times'])} times")
+    return lines
+
+
+def _register() -> None:
+    from .formats import FileFormat, register
+
+    register(FileFormat("eventsim.result", "simulation result", load_result, describe_result))
+
+
+_register()
+

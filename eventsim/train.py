@@ -347,3 +347,32 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
             params[k][...] = v
         history["best_epoch"] = [float(best[1])]
     return history
+
+
+def describe_checkpoint(ck: Dict) -> List[str]:
+    """Readable lines about a loaded checkpoint (``load_checkpoint``): epoch, optimiser, the last
+    epoch's figures, the best validation epoch, the run's configuration and its network."""
+    from .io import describe_network
+
+    lines = [f"epoch {ck['epoch']}, optimiser {ck['optimizer']}"
+             f"{', RNG state saved' if ck['rng_state'] is not None else ''}"]
+    last = {k: v[-1] for k, v in ck["history"].items() if v}
+    if last:
+        lines.append("  last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
+    if ck["best"] is not None:
+        lines.append(f"  best validation accuracy {100 * ck['best'][0]:.2f} % at epoch {ck['best'][1] + 1}")
+    if ck["config"]:
+        lines.append("  config: " + json.dumps(ck["config"], default=str)[:300])
+    lines.append("  network: " + describe_network(ck["network"])[0])
+    lines.extend("  " + line for line in describe_network(ck["network"])[1:])
+    return lines
+
+
+def _register() -> None:
+    from .formats import FileFormat, register
+
+    register(FileFormat("eventsim.checkpoint", "training checkpoint", load_checkpoint, describe_checkpoint))
+
+
+_register()
+

@@ -28,6 +28,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from eventsim.extras import require
 from eventsim.network import Network
 from eventsim.params import LIFParams, positive_ms
 
@@ -38,7 +39,7 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
     """The NIR graph of ``net`` for simulators with step ``dt`` (ms). ``outputs``: ``'sinks'``
     (an Output node for every LIF population without outgoing projections) or ``'all'``
     (one for every LIF population)."""
-    import nir
+    nir = require("nir", "NIR export and import")
 
     if not isinstance(net, Network):
         raise ValueError(f"net must be an eventsim Network, got {type(net).__name__}")
@@ -93,7 +94,7 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
 
 def write_nir(net: Network, path, dt: float, **kw) -> None:
     """Write ``to_nir(net, dt)`` with ``nir.write`` (HDF5, gzip-compressed arrays)."""
-    import nir
+    nir = require("nir", "NIR export and import")
 
     nir.write(str(path), to_nir(net, dt, **kw))
 
@@ -116,7 +117,7 @@ def from_nir(graph, dt: Optional[float] = None) -> Network:
     (as CubaLIF with a vanishing synapse is not exact: rejected), Linear, Affine with zero bias,
     Delay (before a Linear). Time constants are read in seconds.
     """
-    import nir
+    nir = require("nir", "NIR export and import")
 
     if not isinstance(graph, nir.NIRGraph):
         graph = nir.read(str(graph))
@@ -209,10 +210,10 @@ def norse_run(graph, inputs: np.ndarray, dt: float) -> Dict[str, np.ndarray]:
     """
     import warnings
 
-    import nir
-    import torch
+    nir = require("nir", "NIR export and import")
+    torch = require("torch", "running a NIR graph in Norse")
 
-    import norse.torch as norse
+    norse = require("norse.torch", "running a NIR graph in Norse")
 
     if not isinstance(graph, nir.NIRGraph):
         graph = nir.read(str(graph))

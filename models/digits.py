@@ -144,14 +144,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden LIF neurons (default {HIDDEN})")
     p.add_argument("--lr", type=float, default=LR, help=f"Adam learning rate (default {LR}), x{LR_DECAY:.4g}/epoch")
     p.add_argument("--lr-decay", type=float, default=LR_DECAY, help=f"learning-rate factor per epoch (default {LR_DECAY:.4g})")
-    p.add_argument("--batch-size", type=int, default=BATCH)
+    p.add_argument("--batch-size", type=int, default=BATCH, help="samples per mini-batch")
     p.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY, help=f"AdamW decay (default {WEIGHT_DECAY})")
     p.add_argument("--augment", type=augment_arg, default=AUGMENT, metavar="ROT,SCALE,SHIFT",
                    help=f"training-image distortion: max rotation (deg), relative scale, shift (px), or 'none' "
                         f"(default {','.join(str(a) for a in AUGMENT) if AUGMENT else 'none'})")
     p.add_argument("--out", default="results/digits", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.h5")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
 def _print_flush(*a) -> None:

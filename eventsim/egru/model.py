@@ -758,3 +758,25 @@ class EGRUClassifier:
     def __repr__(self) -> str:
         return (f"EGRUClassifier(I={self.n_in}, hidden={self.egru.hidden_sizes}, C={self.n_out}, "
                 f"readout={self.readout!r}, loss={self.loss!r})")
+
+
+def describe_egru(model: "EGRUClassifier") -> List[str]:
+    """Readable lines about an EGRU model file: sizes, read-out, loss, parameter counts and masks."""
+    n_par = sum(int(np.size(v)) for v in model.params.values())
+    lines = [f"EGRU classifier {model.n_in} -> {model.egru.hidden_sizes} -> {model.n_out}; readout {model.readout}, "
+             f"loss {model.loss}, {n_par} parameters ({model.egru.dtype})"]
+    for l, layer in enumerate(model.egru.layers):
+        masks = {k: v for k, v in layer.masks.items() if v is not None}
+        m = ", ".join(f"{k} {100 * np.mean(v):.3g} % kept" for k, v in masks.items()) or "dense"
+        lines.append(f"  layer {l}: {layer.config.to_dict()}; {m}")
+    return lines
+
+
+def _register() -> None:
+    from ..formats import FileFormat, register
+
+    register(FileFormat("eventsim.egru", "EGRU model", EGRUClassifier.load, describe_egru))
+
+
+_register()
+

@@ -29,6 +29,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from eventsim.extras import require
+
 from .emulator import DiscreteResult, InputEvents, encode_inputs, lif_offsets, source_offsets, steps_for
 from .model import LoihiNet, LoihiProjection
 
@@ -164,6 +166,7 @@ def to_lava(lnet: LoihiNet, rasters: Mapping[str, np.ndarray], *, sparse: Union[
         buffer_size: Extractor channel depth (steps).
     """
     _prepare_lava_import()
+    require("lava", "building a Lava process graph")
     from lava.proc.io.extractor import Extractor
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
