@@ -4,11 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CORE_VENV := .venv-core
-CORE_PYTHON ?= python3.12
+# `make test-core`: the core alone on another Python (3.12 unless CORE_VERSION says otherwise)
+CORE_VERSION ?= 3.12
+find_python = $(shell for c in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1)*/bin/python$(1) $$HOME/.pyenv/versions/$(1)*/bin/python$(1) /usr/local/bin/python$(1) /usr/bin/python$(1); do \
+	if "$$c" -c 'import sys; assert "%d.%d" % sys.version_info[:2] == "$(1)"' >/dev/null 2>&1; then echo "$$c"; break; fi; done)
+CORE_PYTHON ?= $(call find_python,$(CORE_VERSION))
 
 # Python 3.10 is required for the lava extra (lava-nc 0.10.0 fails on 3.11). Find it on PATH or under pyenv.
-PYTHON310 ?= $(shell for c in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
-	if "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then echo "$$c"; break; fi; done)
+PYTHON310 ?= $(call find_python,3.10)
 
 .PHONY: demo test test-core docs bench venv clean
 
@@ -31,7 +34,7 @@ test: $(STAMP)
 
 # the core alone (no torch, lava, nir, dask) on another Python: a plain `pip install .`
 test-core:
-	@command -v $(CORE_PYTHON) >/dev/null || { echo "error: $(CORE_PYTHON) not found; set CORE_PYTHON=" >&2; exit 1; }
+	@if [ -z "$(CORE_PYTHON)" ]; then echo "error: Python $(CORE_VERSION) not found; set CORE_PYTHON=/path/to/python" >&2; exit 1; fi
 	@test -x $(CORE_VENV)/bin/python || $(CORE_PYTHON) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CORE_VENV)/bin/python -m pip install --quiet . pytest pytest-timeout hypothesis

@@ -34,6 +34,7 @@ class _Out:
 
 
 def _lava_oracle(lnet: LoihiNet, raster_by_pop, T: int):
+    pytest.importorskip("lava", reason="Lava's own process models are this test's oracle (lava extra)")
     """Run ``lnet`` with Lava 0.10's PyLifModelBitAcc / PyDenseModelBitAcc / PyDelayDenseModelBitAcc
     code (their run_spk) on fake ports, in Lava's step order. Returns {pop: (T, n) spikes}, {pop: (T, n) v}."""
     from eventsim.hardware.loihi.lava_graph import _prepare_lava_import, _sign_mode_enum

@@ -50,7 +50,7 @@ def _same_network(a, b, atol=1e-12):
 
 
 def test_nir_round_trip_through_files(tmp_path):
-    import nir
+    nir = pytest.importorskip("nir")
 
     from eventsim.hardware.nir import from_nir, to_nir, write_nir
 
@@ -91,6 +91,8 @@ def test_norse_runs_our_nir_file_like_our_discrete_reference(tmp_path):
     the same spikes, step by step, as our discrete-time reference of the same model (the emulator
     in float precision with method='euler'). Norse passes spikes between layers within a step, Lava
     one step later: layer k of Norse at step t is layer k of ours at step t + k."""
+    pytest.importorskip("nir")
+    pytest.importorskip("norse")
     from eventsim.hardware.nir import norse_run, write_nir
 
     net = _net(3, recurrent=True)
@@ -151,6 +153,8 @@ def test_netx_export_layout_and_reader(tmp_path):
 
 
 def test_cli_export_and_emulate(tmp_path, capsys):
+    pytest.importorskip("lava", reason="exports for and runs on Lava (lava extra)")
+    pytest.importorskip("nir")
     from eventsim.cli import main
 
     net = _net(8, recurrent=False)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import eventsim as es
-from eventsim.hardware.loihi import LoihiNet, emulate, quantize, run_lava
+pytest.importorskip("lava", reason="the lava extra (Python 3.10) runs these tests")
+
+import eventsim as es  # noqa: E402
+from eventsim.hardware.loihi import LoihiNet, emulate, quantize, run_lava  # noqa: E402
 
 
 def _fixed_net(seed: int, extreme: bool = False) -> LoihiNet:

@@ -4,10 +4,13 @@ Both implement ``tau_m dV/dt = v_leak - V + I``, ``tau_s dI/dt = -I`` with the i
 agreement of the limit shows that both describe the same model.
 """
 import numpy as np
-import torch
-from norse.torch.functional.lif import LIFFeedForwardState, LIFParameters, lif_feed_forward_step
+import pytest
 
-import eventsim as es
+torch = pytest.importorskip("torch")
+pytest.importorskip("norse")
+from norse.torch.functional.lif import LIFFeedForwardState, LIFParameters, lif_feed_forward_step  # noqa: E402
+
+import eventsim as es  # noqa: E402
 
 TAU_M, TAU_S = 12.0, 4.0
 

@@ -193,7 +193,7 @@ def test_resume_rejects_a_mismatched_checkpoint(tmp_path):
 
 def test_adam_weight_decay_equals_torch_adamw():
     """Decoupled weight decay: 20 steps on random gradients equal torch.optim.AdamW (float64)."""
-    import torch
+    torch = pytest.importorskip("torch")
 
     from eventsim.optim import Adam
 
