@@ -1,24 +1,28 @@
 """Loihi emulator vs Lava's CPU backend (fixed_pt) on the FF-1000 workload, identical spikes asserted.
 
-    python benchmarks/bench_loihi_emulator.py [--repeats 15] [--steps 1000] [--no-lava]
+    python benchmarks/bench_loihi_emulator.py [--repeats 15] [--steps 1000] [--rounds 1] [--no-lava] [--show]
 
-Workload (``/work/shared/notes/peer-baselines.md`` section 4): ``RingBuffer`` (1000 inputs,
-Bernoulli p = 0.02 per step) -> ``Sparse`` 1000x1000 (2 % density, integer weights
-round(64 * U(0.25, 0.75)) = 16..48, weight_exp 0) -> ``LIF(1000)`` with du = 819, dv = 409,
-vth = 640; drawn with ``numpy.random.default_rng(0)``; batch 1; 1000 timed steps after one
-start-up step (Lava: compile + spawn + 1 step, as in the peer measurement).
+Workload FF-1000: ``RingBuffer`` (1000 inputs, Bernoulli p = 0.02 per step) -> ``Sparse``
+1000x1000 (2 % density, integer weights round(64 * U(0.25, 0.75)) = 16..48, weight_exp 0) ->
+``LIF(1000)`` with du = 819, dv = 409, vth = 640; drawn with ``numpy.random.default_rng(0)``;
+batch 1; 1000 timed steps after one start-up step (Lava: compile + spawn + 1 step).
 
 Lava is timed for the 1000 steps with the spikes streamed out through an ``Extractor`` (needed
-to compare them; 4 processes) and, separately, without any read-out (3 processes, the peer
-set-up). The emulator (``eventsim.hardware.loihi.emulate``, Numba, bit-exact) is timed as the median of
-``--repeats`` calls after a warm-up call, for the kernel alone and for the whole Python call
-(input encoding and result assembly included). The spike rasters of all 1001 steps must be
-identical or the script fails. Prints a table and writes ``benchmarks/results/loihi_emulator.json``.
+to compare them; 4 processes) and, separately, without any read-out (3 processes). The emulator
+(``eventsim.hardware.loihi.emulate``, Numba, bit-exact) is timed as the median of ``--repeats``
+calls after a warm-up call, for the kernel alone and for the whole Python call (input encoding and
+result assembly included); it runs all 1001 steps. The spike rasters of all 1001 steps must be
+identical or the script fails.
+
+Each backend configuration of each round is one row of ``benchmarks/results/loihi_emulator.jsonl``
+(key: workload, backend, batch, readout, timed_steps, round; a row measured again replaces the old
+one); ``wall_s`` covers ``wall_steps`` steps; ``readout`` is Lava's (none, or an ``Extractor``
+streaming the spikes out) and null for the emulator, which returns the raster. The printed table
+is the median over the rounds, per 1000 steps, and the emulator's speed-up.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -31,6 +35,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import results_table  # noqa: E402
+
+STUDY = "loihi_emulator"
+KEY = ("workload", "backend", "batch", "readout", "timed_steps", "round")
+WORKLOAD = {"workload": "FF-1000", "n_inputs": 1000, "n_neurons": 1000, "density": 0.02, "input_rate": 0.02,
+            "seed": 0}
 
 
 def ff1000(seed: int = 0, n: int = 1000, steps: int = 1001, density: float = 0.02, rate: float = 0.02):
@@ -91,7 +103,7 @@ def time_lava(lnet, raster, steps: int, readout: bool) -> dict:
 
     cfg = g.run_cfg("cpu")
     lif, ex = g.lifs["lif"], g.extractors["lif"]
-    if not readout:  # the peer set-up: no read-out process at all
+    if not readout:  # no read-out process at all
         for port in list(lif.s_out.out_connections):
             lif.s_out.out_connections.remove(port)
         ex = None
@@ -124,61 +136,107 @@ def time_lava(lnet, raster, steps: int, readout: bool) -> dict:
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--steps", type=int, default=1000, help="timed steps (one start-up step is added)")
-    ap.add_argument("--no-lava", action="store_true", help="emulator only (no comparison)")
-    ap.add_argument("--batch", type=int, default=32, help="also time the emulator on a batch of this size")
-    args = ap.parse_args(argv)
+def measure(args) -> list:
+    """One round: the table rows of every backend configuration (emulator batch 1 and batch B, Lava
+    with and without read-out)."""
     steps = args.steps + 1
     lnet, raster = ff1000(steps=steps)
     n_syn = lnet.projections["in->lif"].n_synapses
     emu = time_emulator(lnet, raster, steps, args.repeats)
     res = emu.pop("result")
     emu_raster = res.raster("lif", 0)
-    in_spikes = int(raster[:, 1:].sum())
-    out = {"workload": "FF-1000 (peer-baselines.md section 4): RingBuffer -> Sparse 1000x1000 2% -> LIF(1000)",
-           "n_synapses": n_syn, "timed_steps": args.steps, "input_spikes_timed": in_spikes,
-           "output_spikes": int(emu_raster.sum()), "emulator": emu,
-           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                       "load_avg_1min": os.getloadavg()[0], "numba_threads": os.environ.get("NUMBA_NUM_THREADS")}}
-    # the emulator's timed part: steps 1..steps-1 of a steps-long run; report per 1000 steps
-    per = args.steps / steps
-    emu_wall = emu["kernel_s"] * per
-    rows = [("emulator (numba, 1 sample), median", emu_wall, emu["full_call_s"] * per),
-            ("emulator (numba, 1 sample), fastest run", emu["kernel_min_s"] * per, None)]
+    common = {**WORKLOAD, "timed_steps": args.steps, "n_synapses": int(n_syn),
+              "input_spikes_timed": int(raster[:, 1:].sum()), "output_spikes": int(emu_raster.sum()),
+              "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+              "load_avg_1min": os.getloadavg()[0], "numba_threads": os.environ.get("NUMBA_NUM_THREADS")}
+    rows = [{**common, "backend": "emulator", "batch": 1, "readout": None, "repeats": args.repeats, "wall_steps": steps,
+             "wall_s": emu["kernel_s"], "wall_min_s": emu["kernel_min_s"], "walls_s": emu["walls_kernel_s"],
+             "full_call_s": emu["full_call_s"], "walls_full_s": emu["walls_full_s"],
+             "first_call_s": emu["first_call_s"]}]
     if args.batch:
         bt = time_emulator_batch(lnet, 0, steps, args.batch)
-        out["emulator_batch"] = bt
-        rows.append((f"emulator (numba, batch {args.batch}, per sample)", bt["wall_s"] * per / args.batch, None))
+        rows.append({**common, "backend": "emulator", "batch": args.batch, "readout": None, "wall_steps": steps,
+                     "wall_s": bt["wall_s"]})
     if not args.no_lava:
+        try:
+            from importlib.metadata import version
+            lava_version = version("lava-nc")
+        except Exception:  # pragma: no cover - metadata missing
+            lava_version = None
+        lava = {"backend": "lava", "version": lava_version, "precision": "fixed_pt", "run_cfg": "Loihi2SimCfg",
+                "batch": 1, "wall_steps": args.steps}
         lv = time_lava(lnet, raster, steps, readout=True)
-        lava_raster = lv.pop("raster")
-        n_diff = int(np.count_nonzero(lava_raster != emu_raster))
-        out["lava_fixed_pt_with_readout"] = lv
-        out["identical_spikes"] = n_diff == 0
-        out["raster_entries_differing"] = n_diff
+        n_diff = int(np.count_nonzero(lv.pop("raster") != emu_raster))
+        rows.append({**common, **lava, "readout": "extractor", **lv,
+                     "identical_spikes": n_diff == 0, "raster_entries_differing": n_diff})
         lv2 = time_lava(lnet, raster, steps, readout=False)
-        out["lava_fixed_pt_no_readout"] = lv2
-        rows.insert(0, ("Lava fixed_pt, Extractor read-out (4 proc.)", lv["wall_s"], None))
-        rows.insert(1, ("Lava fixed_pt, no read-out (3 proc.)", lv2["wall_s"], None))
-        out["speedup_vs_lava_readout"] = lv["wall_s"] / emu_wall
-        out["speedup_vs_lava_no_readout"] = lv2["wall_s"] / emu_wall
-    print(f"FF-1000, {args.steps} steps, {n_syn} synapses, {in_spikes} input spikes, "
-          f"{out['output_spikes']} output spikes (load avg {out['machine']['load_avg_1min']:.1f})")
-    print(f"{'backend':<48} {'wall s / 1000 steps':>20} {'steps/s':>10} {'full call s':>12}")
-    for name, w, f in rows:
-        w1k = w * 1000 / args.steps
-        print(f"{name:<48} {w1k:>20.4f} {args.steps / w:>10.0f} {'' if f is None else f'{f * 1000 / args.steps:.4f}':>12}")
-    if not args.no_lava:
-        print(f"speed-up of the emulator: {out['speedup_vs_lava_readout']:.0f}x vs Lava with read-out, "
-              f"{out['speedup_vs_lava_no_readout']:.0f}x vs Lava without; identical spikes: {out['identical_spikes']}")
-    path = HERE / "results" / "loihi_emulator.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(out, indent=1, default=float))
-    print(f"wrote {path.relative_to(ROOT)}")
-    if not args.no_lava and not out["identical_spikes"]:
+        rows.append({**common, **lava, "readout": "none", **lv2})
+    return rows
+
+
+def summary(rows) -> list:
+    """Per backend configuration: median over the rounds of the seconds per 1000 steps."""
+    groups = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(c) for c in KEY if c != "round"), []).append(r)
+    out = []
+    for g in groups.values():
+        per = sorted(1000.0 * r["wall_s"] / r["wall_steps"] / r.get("batch", 1) for r in g)
+        full = [1000.0 * r["full_call_s"] / r["wall_steps"] for r in g if r.get("full_call_s") is not None]
+        out.append({**{c: g[0].get(c) for c in KEY if c != "round"}, "processes": g[0].get("processes"),
+                    "rounds": len(g), "s_per_1000_steps": statistics.median(per), "min": per[0], "max": per[-1],
+                    "full_call_s_per_1000_steps": statistics.median(full) if full else None,
+                    "identical_spikes": all(r.get("identical_spikes", True) for r in g)})
+    return out
+
+
+def print_table(rows) -> None:
+    s = summary(rows)
+    emu = {(r["workload"], r["timed_steps"]): r["s_per_1000_steps"] for r in s
+           if r["backend"] == "emulator" and r["batch"] == 1}
+    print(f"{'backend':<44} {'rounds':>6} {'s / 1000 steps':>15} {'steps/s':>9} {'full call':>10} {'emulator x':>10}")
+    for r in s:
+        if r["backend"] == "emulator":
+            name = f"emulator (numba), batch {r['batch']}" + (", per sample" if r["batch"] > 1 else "")
+        else:
+            name = f"Lava fixed_pt, read-out {r['readout']} ({r['processes']} proc.)"
+        e = emu.get((r["workload"], r["timed_steps"]))
+        x = f"{r['s_per_1000_steps'] / e:.0f}" if e and r["backend"] == "lava" else ""
+        full = "" if r["full_call_s_per_1000_steps"] is None else f"{r['full_call_s_per_1000_steps']:.4f}"
+        print(f"{name:<44} {r['rounds']:>6} {r['s_per_1000_steps']:>15.4f} {1000 / r['s_per_1000_steps']:>9.0f} "
+              f"{full:>10} {x:>10}")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--repeats", type=int, default=15, help="emulator calls timed per round (median)")
+    ap.add_argument("--steps", type=int, default=1000, help="timed steps (one start-up step is added)")
+    ap.add_argument("--rounds", type=int, default=1, help="times the whole set is run")
+    ap.add_argument("--no-lava", action="store_true", help="emulator only (no comparison)")
+    ap.add_argument("--batch", type=int, default=32, help="also time the emulator on a batch of this size (0: no)")
+    ap.add_argument("--results", default=str(results_table.RESULTS), help="folder of the results tables")
+    ap.add_argument("--show", action="store_true", help="print the table from the results file and exit")
+    args = ap.parse_args(argv)
+    folder = Path(args.results)
+    if args.show:
+        print_table(results_table.read_rows(STUDY, folder))
+        return 0
+    new = []
+    for rnd in range(1, max(1, args.rounds) + 1):
+        rows = measure(args)
+        new += [{**r, "round": rnd} for r in rows]
+        print(f"round {rnd}: FF-1000, {args.steps} steps, {rows[0]['n_synapses']} synapses, "
+              f"{rows[0]['input_spikes_timed']} input spikes, {rows[0]['output_spikes']} output spikes "
+              f"(load avg {rows[0]['load_avg_1min']:.1f})", flush=True)
+    path = results_table.append_rows(STUDY, new, key=KEY, folder=folder)
+    print(f"{len(new)} rows written to {path}")
+    print_table(results_table.read_rows(STUDY, folder))
+    n_diff = sum(r.get("raster_entries_differing", 0) for r in new)
+    if n_diff:
         print(f"FAIL: {n_diff} raster entries differ between the emulator and Lava", file=sys.stderr)
         return 1
     return 0

@@ -1,13 +1,17 @@
 """CUBA benchmark: eventsim (exact) side by side with NEST and Brian2 in one run.
 
-    python benchmarks/cuba.py [--repeats 3] [--rounds 1] [--t-ms 1000] [--no-peers]
+    python benchmarks/cuba.py [--repeats 5] [--rounds 5] [--t-ms 1000] [--no-peers] [--show]
 
 eventsim runs in this process (wall time of ``simulate`` after a warm-up call that compiles the
 kernels; median of ``--repeats``). The peers run in their own virtualenvs made by
 ``benchmarks/peers/setup_envs.sh`` (``make bench`` does both); each peer script prints one JSON
 line. With ``--rounds R`` the whole side-by-side set (eventsim, then every peer) is run R times in
-turn and each simulator's row is its median round, so that a noisy moment on a shared machine hits
-every simulator alike rather than one. Prints a table and writes ``benchmarks/results/cuba.json``.
+turn, so that a noisy moment on a shared machine hits every simulator alike rather than one.
+
+Each round of each simulator is one row of ``benchmarks/results/cuba.jsonl`` (key: simulator, mode,
+threads, n_neurons, t_bio_ms, seed, round; a row measured again replaces the old one). The printed
+table is each configuration's median round: median wall time over the rounds, synaptic events per
+second = synaptic events / that wall time, and eventsim's speed-up in events per second.
 """
 from __future__ import annotations
 
@@ -27,11 +31,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from cuba_model import cuba_network  # noqa: E402
+import results_table  # noqa: E402
+
+STUDY = "cuba"
+KEY = ("simulator", "mode", "threads", "n_neurons", "t_bio_ms", "seed", "round")
 
 
 def run_eventsim(t_ms: float, repeats: int, seed: int) -> dict:
     import eventsim as es
+    from cuba_model import cuba_network
 
     t0 = time.perf_counter()
     net, v0 = cuba_network(seed)
@@ -47,82 +55,116 @@ def run_eventsim(t_ms: float, repeats: int, seed: int) -> dict:
     wall = statistics.median(walls)
     outdeg = np.diff(net.layout().indptr)
     n_ev = int(outdeg[res.ids].sum())
-    return {"simulator": "eventsim", "mode": "exact event-driven", "threads": 1, "n_neurons": net.n_neurons,
-            "t_bio_ms": t_ms, "wall_s": wall, "walls_s": walls, "setup_s": setup, "compile_s": compile_s,
-            "n_spikes": res.n_spikes, "n_syn_events": n_ev, "events_per_s": n_ev / wall,
-            "rate_hz": res.n_spikes / net.n_neurons / (t_ms / 1000.0),
-            "exact_searches": int(res.stats["exact_searches"].sum())}
+    row = {"simulator": "eventsim", "version": es.__version__, "mode": "exact event-driven", "threads": 1,
+           "n_neurons": net.n_neurons, "t_bio_ms": t_ms, "seed": seed, "repeats": repeats,
+           "wall_s": wall, "walls_s": walls, "setup_s": setup, "compile_s": compile_s,
+           "n_spikes": int(res.n_spikes), "n_syn_events": n_ev, "events_per_s": n_ev / wall,
+           "rate_hz": res.n_spikes / net.n_neurons / (t_ms / 1000.0)}
+    for k, v in res.stats.items():
+        row[k] = int(np.asarray(v).sum())
+    return row
 
 
 PEERS = [
-    ("nest", [".venv-bench-sim/bin/python", "benchmarks/peers/cuba_nest.py", "--model", "iaf_psc_exp_ps", "--threads", "1"]),
-    ("nest", [".venv-bench-sim/bin/python", "benchmarks/peers/cuba_nest.py", "--model", "iaf_psc_exp_ps", "--threads", "2"]),
-    ("brian2", [".venv-bench-sim/bin/python", "benchmarks/peers/cuba_brian2.py", "--target", "standalone"]),
-    ("brian2", [".venv-bench-sim/bin/python", "benchmarks/peers/cuba_brian2.py", "--target", "cython"]),
+    [".venv-bench-sim/bin/python", "benchmarks/peers/cuba_nest.py", "--model", "iaf_psc_exp_ps", "--threads", "1"],
+    [".venv-bench-sim/bin/python", "benchmarks/peers/cuba_nest.py", "--model", "iaf_psc_exp_ps", "--threads", "2"],
+    [".venv-bench-sim/bin/python", "benchmarks/peers/cuba_brian2.py", "--target", "standalone"],
+    [".venv-bench-sim/bin/python", "benchmarks/peers/cuba_brian2.py", "--target", "cython"],
 ]
 
 
 def run_peer(cmd, t_ms: float, seed: int) -> dict:
+    """Run one peer script in its virtualenv; its result is the last stdout line that is a JSON object."""
     exe = ROOT / cmd[0]
+    name = " ".join(cmd[1:])
     if not exe.exists():
-        return {"simulator": cmd[1], "error": f"{cmd[0]} missing: run bash benchmarks/peers/setup_envs.sh"}
+        return {"simulator": name, "error": f"{cmd[0]} missing: run bash benchmarks/peers/setup_envs.sh"}
     full = [str(exe)] + cmd[1:] + ["--t-ms", str(t_ms), "--seed", str(seed)]
     p = subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    lines = [l for l in p.stdout.splitlines() if l.strip().startswith("{")]
+    lines = [line for line in p.stdout.splitlines() if line.strip().startswith("{")]
     if p.returncode != 0 or not lines:
-        return {"simulator": " ".join(cmd[1:]), "error": (p.stderr or p.stdout)[-500:]}
+        return {"simulator": name, "error": (p.stderr or p.stdout)[-500:]}
     return json.loads(lines[-1])
 
 
-def _median_round(results: list) -> dict:
-    """The result with the median wall time among one simulator's rounds (all walls kept in it)."""
-    ok = [r for r in results if "error" not in r]
-    if not ok:
-        return results[0]
-    ok.sort(key=lambda r: r["wall_s"])
-    row = dict(ok[(len(ok) - 1) // 2])
-    row["round_walls_s"] = [r["wall_s"] for r in ok]
-    return row
+def summary(rows) -> list:
+    """One entry per configuration (key without ``round``), in table order: the median round."""
+    groups = {}
+    for r in rows:
+        if "wall_s" not in r:
+            continue
+        groups.setdefault(tuple(r.get(c) for c in KEY if c != "round"), []).append(r)
+    out = []
+    for g in groups.values():
+        walls = sorted(r["wall_s"] for r in g)
+        wall = statistics.median(walls)
+        ev = [r["n_syn_events"] for r in g if r.get("n_syn_events") is not None]
+        sp = [r["n_spikes"] for r in g if r.get("n_spikes") is not None]
+        rate = [r["rate_hz"] for r in g if r.get("rate_hz") is not None]
+        n_ev = statistics.median(ev) if ev else None
+        out.append({**{c: g[0].get(c) for c in KEY if c != "round"}, "version": g[0].get("version"),
+                    "rounds": len(g), "wall_s": wall, "wall_min_s": walls[0], "wall_max_s": walls[-1],
+                    "n_spikes": statistics.median(sp) if sp else None,
+                    "rate_hz": statistics.median(rate) if rate else None,
+                    "events_per_s": n_ev / wall if n_ev else None})
+    return out
+
+
+def print_table(rows) -> None:
+    s = summary(rows)
+    ours = {(r["n_neurons"], r["t_bio_ms"], r["seed"]): r["events_per_s"] for r in s
+            if r["simulator"] == "eventsim" and r["events_per_s"]}
+    print(f"{'simulator':<10} {'mode':<20} {'thr':>3} {'t ms':>6} {'rounds':>6} {'wall s (min-max)':>24} "
+          f"{'spikes':>7} {'rate Hz':>7} {'events/s':>9} {'eventsim x':>10}")
+    for r in s:
+        e = ours.get((r["n_neurons"], r["t_bio_ms"], r["seed"]))
+        ratio = f"{e / r['events_per_s']:.2f}" if e and r["events_per_s"] else "-"
+        ev = f"{r['events_per_s'] / 1e6:.2f}M" if r["events_per_s"] else "-"
+        spk = f"{r['n_spikes']:.0f}" if r["n_spikes"] is not None else "-"
+        rate = f"{r['rate_hz']:.2f}" if r["rate_hz"] is not None else "-"
+        walls = f"{r['wall_s']:.3f} ({r['wall_min_s']:.3f}-{r['wall_max_s']:.3f})"
+        print(f"{r['simulator']:<10} {str(r['mode']):<20} {r['threads']:>3} {r['t_bio_ms']:>6.0f} {r['rounds']:>6} "
+              f"{walls:>24} {spk:>7} {rate:>7} {ev:>9} {ratio:>10}")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--t-ms", type=float, default=1000.0)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--rounds", type=int, default=1, help="side-by-side rounds; rows are median rounds")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-peers", action="store_true")
-    ap.add_argument("--out", default=str(HERE / "results" / "cuba.json"))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--t-ms", type=float, default=1000.0, help="biological time simulated (ms)")
+    ap.add_argument("--repeats", type=int, default=5, help="eventsim runs per round (its round is their median)")
+    ap.add_argument("--rounds", type=int, default=5, help="side-by-side rounds (eventsim, then every peer)")
+    ap.add_argument("--seed", type=int, default=0, help="network and initial-voltage seed (every simulator)")
+    ap.add_argument("--no-peers", action="store_true", help="eventsim only")
+    ap.add_argument("--results", default=str(results_table.RESULTS), help="folder of the results tables")
+    ap.add_argument("--show", action="store_true", help="print the table from the results file and exit")
     args = ap.parse_args(argv)
-    rounds = []
-    for r in range(max(1, args.rounds)):
+    folder = Path(args.results)
+    if args.show:
+        print_table(results_table.read_rows(STUDY, folder))
+        return 0
+    new, failed = [], []
+    for r in range(1, max(1, args.rounds) + 1):
         one = [run_eventsim(args.t_ms, args.repeats, args.seed)]
         if not args.no_peers:
-            for _, cmd in PEERS:
-                one.append(run_peer(cmd, args.t_ms, args.seed))
-        rounds.append(one)
-        if args.rounds > 1:
-            print(f"round {r + 1}/{args.rounds}: " + ", ".join(
-                f"{x['simulator']} {x['wall_s']:.3f} s" for x in one if "error" not in x), flush=True)
-    rows = [_median_round([one[i] for one in rounds]) for i in range(len(rounds[0]))]
-    ours = rows[0]["events_per_s"]
-    print(f"CUBA, {args.t_ms:.0f} ms biological time, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores")
-    print(f"{'simulator':<12} {'mode':<28} {'thr':>3} {'wall s':>8} {'spikes':>7} {'rate Hz':>7} "
-          f"{'events/s':>10} {'eventsim x':>10}")
-    for r in rows:
-        if "error" in r:
-            print(f"{r['simulator']:<12} ERROR: {r['error'][:200]}")
-            continue
-        ratio = ours / r["events_per_s"]
-        print(f"{r['simulator']:<12} {str(r.get('mode', '')):<28} {r.get('threads', 1):>3} {r['wall_s']:>8.3f} "
-              f"{r['n_spikes']:>7} {r.get('rate_hz', float('nan')):>7.2f} {r['events_per_s'] / 1e6:>9.2f}M "
-              f"{ratio:>10.2f}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"benchmark": "cuba", "t_ms": args.t_ms, "rounds": len(rounds),
-                                          "rows": rows}, indent=1))
-    print(f"wrote {args.out}")
-    return 0
+            one += [run_peer(cmd, args.t_ms, args.seed) for cmd in PEERS]
+        for x in one:
+            if "error" in x:
+                failed.append(x)
+                print(f"round {r}: {x['simulator']}: ERROR {x['error'][-300:]}", file=sys.stderr)
+            else:
+                new.append({**x, "round": r, "cpus": os.cpu_count(), "platform": platform.platform()})
+        print(f"round {r}/{args.rounds}: " + ", ".join(
+            f"{x['simulator']} {x.get('mode', '')} {x.get('threads', 1)} thr {x['wall_s']:.3f} s"
+            for x in one if "error" not in x), flush=True)
+    path = results_table.append_rows(STUDY, new, key=KEY, folder=folder)
+    rows = results_table.read_rows(STUDY, folder)
+    print(f"\nCUBA, {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"{len(new)} rows written to {path}")
+    print_table(rows)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

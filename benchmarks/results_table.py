@@ -6,12 +6,14 @@ every row carries ``commit`` (the git revision it was measured at, or ``"unknown
 ``append_rows(study, rows, key=...)`` writes atomically (temporary file and rename, through
 ``eventsim.io.atomic_write_text``): a run whose key columns equal an existing row's replaces that row,
 so re-running a configuration updates the table instead of adding a duplicate. ``read_rows(study)``
-returns the rows; ``select(rows, **where)`` filters them.
+returns the rows; ``select(rows, **where)`` filters them. The file is strict JSON: a NaN figure is
+written as ``null`` and an infinite one as the string ``"inf"`` or ``"-inf"``.
 """
 from __future__ import annotations
 
 import datetime
 import json
+import math
 import subprocess
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
@@ -57,19 +59,31 @@ def read_rows(study: str, folder: Optional[Path] = None) -> List[Dict]:
     return rows
 
 
+def _strict(v):
+    """``v`` with NaN -> None and +-inf -> "inf"/"-inf", recursively (strict JSON has neither)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, Mapping):
+        return {k: _strict(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_strict(x) for x in v]
+    return v
+
+
 def append_rows(study: str, rows: Iterable[Mapping], key: Sequence[str] = (), folder: Optional[Path] = None) -> Path:
     """Add ``rows`` to the study's table and rewrite it atomically; return its path.
 
     Each row gets ``study``, ``commit`` and ``date`` unless it has them. When ``key`` names columns, an
     existing row whose values in all of them equal a new row's is replaced by the new row (same
-    position), so a configuration measured again is updated, not duplicated.
+    position), so a configuration measured again is updated, not duplicated; of several new rows
+    with the same key, the last is kept.
     """
     new = []
     stamp = {"study": study, "commit": git_commit(), "date": datetime.date.today().isoformat()}
     for r in rows:
         if not isinstance(r, Mapping):
             raise ValueError(f"rows: each row must be a mapping, got {type(r).__name__}")
-        new.append({**stamp, **dict(r)})
+        new.append(_strict({**stamp, **dict(r)}))
     old = read_rows(study, folder)
     key = tuple(key)
 
@@ -89,7 +103,7 @@ def append_rows(study: str, rows: Iterable[Mapping], key: Sequence[str] = (), fo
         merged = old + new
     path = table_path(study, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, "".join(json.dumps(r, sort_keys=False, allow_nan=True) + "\n" for r in merged))
+    atomic_write_text(path, "".join(json.dumps(_strict(r), sort_keys=False, allow_nan=False) + "\n" for r in merged))
     return path
 
 

@@ -88,11 +88,16 @@ def psp_check(b2) -> dict:
     return out
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--target", default="standalone", choices=["standalone", "cython", "numpy"])
-    ap.add_argument("--t-ms", type=float, default=1000.0)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--target", default="standalone", choices=["standalone", "cython", "numpy"],
+                    help="Brian2 code-generation target (standalone: C++ project built and run as a binary)")
+    ap.add_argument("--t-ms", type=float, default=1000.0, help="biological time simulated (ms)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of Brian2's RNG (network and initial voltages)")
     ap.add_argument("--threads", type=int, default=1, help="OpenMP threads (standalone only)")
     ap.add_argument("--keep-build", action="store_true", help="standalone: keep the temporary build directory")
     ap.add_argument("--psp-check", action="store_true", help="check the synapse model against the closed form and exit")

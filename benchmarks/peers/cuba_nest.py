@@ -93,17 +93,22 @@ def psp_check(nest, model: str) -> dict:
     return out
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="iaf_psc_exp_ps", choices=["iaf_psc_exp_ps", "iaf_psc_exp"])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--t-ms", type=float, default=1000.0)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--model", default="iaf_psc_exp_ps", choices=["iaf_psc_exp_ps", "iaf_psc_exp"],
+                    help="NEST neuron model: precise spike times (_ps) or spike times on the grid")
+    ap.add_argument("--threads", type=int, default=1, help="NEST threads (local_num_threads)")
+    ap.add_argument("--t-ms", type=float, default=1000.0, help="biological time simulated (ms)")
+    ap.add_argument("--seed", type=int, default=0, help="seed (NEST's rng_seed is seed + 1)")
     ap.add_argument("--out-degree", default="actual", choices=["actual", "mean"],
                     help="n_syn_events from each spiking neuron's actual out-degree (reads all connections "
                          "back after the run: seconds in PyNEST) or from the mean out-degree")
     ap.add_argument("--omp-wait-policy", default="default", choices=["default", "active", "passive"],
-                    help="set OMP_WAIT_POLICY for NEST's OpenMP threads (default: inherit the environment). "
+                    help="set OMP_WAIT_POLICY for NEST's OpenMP threads ('default': inherit the environment). "
                          "With --threads 2 on a 2-core machine that is also running other work, the "
                          "spinning default can be >10x slower than passive")
     ap.add_argument("--psp-check", action="store_true", help="check the mV -> pA weight conversion and exit")

@@ -6,7 +6,7 @@
 Runs ``jaxsnn.examples.event.yinyang_layered_event_prop`` (or ``..._recurrent_event_prop``)
 through its own ``get_parser()`` / ``main()`` with the example's defaults (5-100-3, batch 64,
 4992 train / 2944 test samples from jaxsnn's own Yin-Yang generator, EventProp backward,
-Adam 5e-3; 10 epochs), i.e. the configuration of the shared notes (peer-baselines.md, section 1).
+Adam 5e-3; 10 epochs): the configuration ``benchmarks/bench_train_yinyang.py`` compares against.
 Arguments after ``--`` go to the example's parser unchanged (e.g. ``-- --hidden-size 50``).
 
 One intervention, for timing only: ``jaxsnn.event.training.time_it`` (which times the
@@ -41,16 +41,21 @@ def emit(obj: dict) -> None:
     os.write(_JSON_FD, (json.dumps(obj) + "\n").encode())
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     extra = []
     if "--" in argv:
         k = argv.index("--")
         argv, extra = argv[:k], argv[k + 1:]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=None, help="epochs (example default: 10)")
-    ap.add_argument("--seed", type=int, default=None, help="seed (example default: 0)")
-    ap.add_argument("--example", default="layered", choices=["layered", "recurrent"])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--epochs", type=int, default=None, help="epochs (None: the example's own default, 10)")
+    ap.add_argument("--seed", type=int, default=None, help="seed (None: the example's own default, 0)")
+    ap.add_argument("--example", default="layered", choices=["layered", "recurrent"],
+                    help="which of jaxsnn's EventProp Yin-Yang examples to run")
     args = ap.parse_args(argv)
 
     t_proc = time.perf_counter()

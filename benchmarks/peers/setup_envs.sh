@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-# Versions: the ones the peer baselines (shared notes, peer-baselines.md) were measured with.
+# Versions: pinned, so that every run measures the same peers.
 SIM_PKGS=("nest-simulator==3.10.0" "brian2==2.9.0" "cython>=3.0" "setuptools>=61" "numpy>=1.26,<2.3" "scipy" "matplotlib")
 JAX_PKGS=("jaxsnn==0.3.0" "jax==0.6.2" "jaxlib==0.6.2" "optax==0.2.8" "numpy>=1.26,<2.3")
 SIM_CHECK='import nest, brian2, Cython, numpy; print("nest", nest.__version__, "| brian2", brian2.__version__, "| cython", Cython.__version__, "| numpy", numpy.__version__)'
