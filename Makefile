@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-CORE_VENV := .venv-core
+CORE_VENV = .venv-core-$(CORE_VERSION)
 # `make test-core`: the core alone on another Python (3.12 unless CORE_VERSION says otherwise)
 CORE_VERSION ?= 3.12
 find_python = $(shell for c in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1)*/bin/python$(1) $$HOME/.pyenv/versions/$(1)*/bin/python$(1) /usr/local/bin/python$(1) /usr/bin/python$(1); do \
@@ -49,4 +49,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(CORE_VENV) build *.egg-info
+	rm -rf $(VENV) .venv-core-* build *.egg-info
