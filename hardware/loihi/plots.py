@@ -16,13 +16,8 @@ from eventsim.io import atomic_savefig
 
 
 def _plt():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        try:
-            matplotlib.use("Agg")
-        except Exception:  # pragma: no cover
-            pass
+    """pyplot with the backend the user has (inline in Jupyter, a window or Agg elsewhere; matplotlib
+    itself falls back to Agg where there is no display)."""
     import matplotlib.pyplot as plt
 
     return plt
@@ -136,8 +131,9 @@ def _dt_axis(ax, dt) -> None:
     ax.set_xticklabels(labels, fontsize=7)
 
 
-def plot_agreement(rows: List[Dict], path=None, title: str = ""):
-    """Agreement (%) and accuracies (%) against dt from ``agreement`` result dicts (one network)."""
+def plot_agreement(rows: List[Dict], path=None, title: str = "", split: str = "test"):
+    """Agreement (%) and accuracies (%) against dt from ``agreement`` result dicts (one network);
+    ``split`` names the data the rows were measured on (the accuracy axis label)."""
     plt = _plt()
     rows = sorted([r for r in rows if r.get("backend", "numba") == "numba"], key=lambda r: r["dt"])
     dt = [r["dt"] for r in rows]
@@ -152,7 +148,7 @@ def plot_agreement(rows: List[Dict], path=None, title: str = ""):
         ax[1].axhline(100 * rows[0]["acc_eventsim"], ls="--", color="C3", label="eventsim (exact)")
         _dt_axis(ax[1], dt)
         ax[1].set_xlabel("dt (ms)")
-        ax[1].set_ylabel("test accuracy (%)")
+        ax[1].set_ylabel(f"{split} accuracy (%)")
         ax[1].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
