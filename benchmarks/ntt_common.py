@@ -1,12 +1,24 @@
-"""What the NTT experiment scripts (``ntt_lif.py``, ``ntt_egru.py``) share: argument lists, the
-results table (mean ± sample std over seeds), merging per-seed runs and writing the JSON."""
+"""What the NTT experiment scripts (``ntt_lif.py``, ``ntt_egru.py``, ``ntt_ann_digits.py``) share: option
+parsing, the rows they write to their results tables (``benchmarks/results_table.py``) and the summary
+of a table (mean ± sample std over seeds per configuration).
+
+A script writes one row per training, as soon as the training ends (``write_row``: atomic; a row whose
+key columns equal an existing row's replaces it), so an interrupted run keeps every training it finished
+and running a configuration again updates its rows instead of adding duplicates. The key columns of a
+study are its configuration: the options of the run that shape the training, resolved to the values
+used, with ``None`` where an option does not apply to the row's method (e.g. NTT's options on a
+baseline's row), so that a training is keyed the same whichever command ran it.
+"""
 from __future__ import annotations
 
-import json
+import math
+import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import results_table  # noqa: E402
 
 
 def parse_list(text: str, name: str, kind: Callable = float) -> list:
@@ -20,7 +32,7 @@ def parse_list(text: str, name: str, kind: Callable = float) -> list:
     return values
 
 
-#: NTT methods of the experiment scripts and their student-NTK variants ('active': only the kept weights, session 12)
+#: NTT methods of the experiment scripts and their student-NTK variants ('active': only the kept weights)
 NTT_VARIANTS = {"ntt": "all", "ntt_active": "active"}
 
 
@@ -47,152 +59,142 @@ def parse_names(text: str, name: str, allowed: Sequence[str] | None = None) -> T
     return names
 
 
-def summarize(records: Sequence[Mapping], epochs: int, short: int, density_label: str,
-              order: Mapping[str, int], extra: Sequence[Tuple[str, str]] = ()) -> List[Dict]:
-    """Print the table (one row per method and density; mean ± sample std over seeds) and return its rows.
-
-    ``order``: rank of methods listed first within a density (others follow alphabetically);
-    ``extra``: (column title, record key) of further columns, printed as means in percent.
-    """
-    groups: Dict[Tuple[str, float], list] = {}
-    for r in records:
-        groups.setdefault((r["method"], r["density"]), []).append(r)
-    titles = "".join(f" {t} |" for t, _ in extra)
-    print()
-    print(f"| method | density ({density_label}) | overall density | test accuracy (%) after {epochs} epochs "
-          f"| after {short} epochs |{titles} seeds |")
-    print("|---" * (6 + len(extra)) + "|")
-    rows = []
-    for (m, d), rs in sorted(groups.items(), key=lambda kv: (kv[0][1], order.get(kv[0][0], len(order)), kv[0][0])):
-        a = np.array([r["test_acc"] for r in rs]) * 100
-        b = np.array([r["test_acc_short"] for r in rs]) * 100
-        sd = lambda v: f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else ""  # noqa: E731
-        od = 100 * float(np.mean([r.get("overall_density", d) for r in rs]))
-        means = {key: float(np.mean([r[key] for r in rs])) for _, key in extra}
-        cells = "".join(f" {100 * means[key]:.1f} |" for _, key in extra)
-        print(f"| {m} | {100 * d:g} % | {od:.3g} % | {a.mean():.2f}{sd(a)} | {b.mean():.2f}{sd(b)} |{cells} {len(rs)} |")
-        row = {"method": m, "density": d, "overall_density": od / 100, "test_acc_mean": float(a.mean()),
-               "test_acc_std": float(a.std(ddof=1)) if len(a) > 1 else None,
-               "test_acc_short_mean": float(b.mean()), "n": len(rs)}
-        row.update({f"{key}_mean": v for key, v in means.items()})
-        rows.append(row)
-    return rows
-
-
-NTT_RECORD_KEYS = ("variant", "lambda_k", "lambda_2", "lr", "frozen", "eval_ntk_initial", "eval_ntk_final",
-                   "eval_out_initial", "eval_out_final")
+#: what a row keeps of an NTT run's provenance (``NTTResult.provenance``), under these column names
+NTT_PROVENANCE_COLUMNS = {"variant": "variant", "lambda_k": "lambda_k", "lambda_2": "lambda_2", "lr": "ntt_lr",
+                          "frozen": "ntt_frozen", "eval_ntk_initial": "eval_ntk_initial",
+                          "eval_ntk_final": "eval_ntk_final", "eval_out_initial": "eval_out_initial",
+                          "eval_out_final": "eval_out_final"}
 
 
 def ntt_record(provenance: Mapping) -> Dict:
-    """What a result record keeps of an NTT run's provenance (``NTTResult.provenance``): the student-kernel
-    variant, λ_K, λ_2, Adam's step, the frozen parameters, and the evaluation distances (NTK, outputs) before
+    """The columns a row keeps of an NTT run's provenance: the student-kernel variant, λ_K, λ_2, Adam's step
+    (``ntt_lr``), the frozen parameters (``ntt_frozen``) and the evaluation distances (NTK, outputs) before
     and after the transfer."""
-    return {k: provenance[k] for k in NTT_RECORD_KEYS}
+    out = {}
+    for k, col in NTT_PROVENANCE_COLUMNS.items():
+        v = provenance[k]
+        out[col] = list(v) if isinstance(v, (tuple, list)) else v
+    return out
 
 
-def check_merge_options(merge: Sequence[str] | None, allow_partial: bool) -> None:
-    """ValueError if ``--allow-partial`` is given without ``--merge`` (it only applies to merging; a run
-    would silently ignore it)."""
-    if allow_partial and not merge:
-        raise ValueError("--allow-partial only applies with --merge (it lets a merge take files of runs that did "
-                         "not finish); drop it or pass --merge FILE ...")
+def write_row(study: str, row: Mapping, key: Sequence[str], folder: Optional[Path] = None) -> Path:
+    """Append one training's row to the study's table (atomically; replaces a row with the same key)."""
+    missing = [c for c in key if c not in row]
+    if missing:
+        raise ValueError(f"row of {study} lacks key columns {missing}")
+    return results_table.append_rows(study, [row], key=key, folder=folder)
 
 
-def load_runs(files: Sequence[str], allow_partial: bool = False) -> Tuple[List[dict], List[Dict]]:
-    """(runs, all their records) of the JSON files written by earlier runs (``--merge``).
-
-    ValueError if two files hold a record of the same (method, density, seed): merging them would
-    count that training twice in the mean and the standard deviation. A file written by a run that did
-    not finish (``"complete": false``, see ``checkpoint``) is refused unless ``allow_partial``; then its
-    config's seeds, densities, methods and ``no_dense`` are narrowed to the trainings it holds."""
-    runs = [json.loads(Path(f).read_text()) for f in files]
-    for i, (f, run) in enumerate(zip(files, runs)):
-        if run.get("complete", True) is False:
-            if not allow_partial:
-                raise ValueError(f"--merge: {f} is the checkpoint of a run that did not finish ({len(run['records'])} "
-                                 f"trainings); rerun it, or pass --allow-partial to merge the trainings it holds")
-            runs[i] = as_recorded(run)
-    seen: Dict[Tuple, str] = {}
-    for f, run in zip(files, runs):
-        for r in run["records"]:
-            key = (r["method"], float(r["density"]), int(r["seed"]))
-            if key in seen:
-                raise ValueError(f"--merge: {f} and {seen[key]} both hold {key[0]} at density {key[1]:g}, "
-                                 f"seed {key[2]}")
-            seen[key] = f
-    return runs, [r for run in runs for r in run["records"]]
+def key_of(row: Mapping, key: Sequence[str]) -> tuple:
+    """The row's values in the key columns (lists as tuples, so the result is hashable)."""
+    return tuple(tuple(row.get(c)) if isinstance(row.get(c), list) else row.get(c) for c in key)
 
 
-def as_recorded(run: Mapping) -> Dict:
-    """``run`` with its config's seeds, densities, methods and ``no_dense`` narrowed to the trainings its
-    records hold (dense methods are those whose name starts with 'dense'), marked ``"partial": true``."""
-    recs = run["records"]
-    sparse = [r for r in recs if not str(r["method"]).startswith("dense")]
-    cfg = dict(run["config"],
-               seeds=",".join(str(s) for s in sorted({int(r["seed"]) for r in recs})),
-               densities=",".join(f"{d:g}" for d in sorted({float(r["density"]) for r in sparse})),
-               methods=",".join(sorted({str(r["method"]) for r in sparse})),
-               no_dense=not any(str(r["method"]).startswith("dense") for r in recs), partial=True)
-    return {**run, "config": cfg}
+def select_configs(rows: Iterable[Mapping], configs: Iterable[Mapping], key: Sequence[str]) -> List[Dict]:
+    """The rows whose key columns equal those of one of ``configs`` (the key columns of the rows a run would
+    write): the rows of the trainings a command runs."""
+    wanted = {key_of(c, key) for c in configs}
+    return [dict(r) for r in rows if key_of(r, key) in wanted]
 
 
-# Options that may differ between runs merged into one table: what was run, not how.
-PER_RUN_OPTIONS = frozenset({"seeds", "densities", "methods", "no_dense", "out", "merge", "merged", "allow_partial",
-                             "partial", "merged_partial"})
+def _mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, None
+    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
 
 
-def merged_config(runs: Sequence[Mapping], files: Sequence[str], out: Path | None = None,
-                  defaults: Mapping | None = None) -> Dict:
-    """The first run's config with the seeds, densities and methods of all runs (each once, sorted), the
-    merged file names (for a file that is itself a merge, the files it was merged from) and ``out``
-    (the merged file). The runs must share one protocol: ValueError naming the file and the options if
-    any option outside ``PER_RUN_OPTIONS`` differs from the first run's.
-
-    ``defaults``: the script's option defaults. A run made before an option existed has no key for it;
-    it is compared (and merged) as if run with the default, which is the behaviour the script had before
-    the option was added (every option added so far defaults to the old behaviour)."""
-    defaults = dict(defaults or {})
-    configs = [{**{k: v for k, v in defaults.items() if k not in PER_RUN_OPTIONS}, **run["config"]} for run in runs]
-    first = configs[0]
-    for f, cfg in zip(files[1:], configs[1:]):
-        differ = sorted(k for k in set(first) | set(cfg) if k not in PER_RUN_OPTIONS and first.get(k) != cfg.get(k))
-        if differ:
-            what = ", ".join(f"{k}={cfg.get(k)!r} (vs {first.get(k)!r})" for k in differ)
-            raise ValueError(f"--merge: {f} was run with other protocol options than {files[0]}: {what}")
-
-    def union(key, kind):
-        vals = {kind(v) for run in runs for v in str(run["config"].get(key, "")).split(",") if v}
-        return ",".join(f"{v:g}" if kind is float else str(v) for v in sorted(vals))
-
-    # a file that is itself a merge contributes the files it was merged from
-    merged = [m for f, run in zip(files, runs) for m in (run["config"].get("merged") or [str(f)])]
-    partial = [m for f, run in zip(files, runs)
-               for m in (run["config"].get("merged_partial") or ([str(f)] if run["config"].get("partial") else []))]
-    cfg = dict(first, seeds=union("seeds", int), merged=merged)
-    cfg.pop("partial", None)
-    if partial:
-        cfg["merged_partial"] = partial  # the files that held only part of their run's trainings
-    if out is not None:
-        cfg["out"] = str(out)
-    if "densities" in cfg:
-        cfg["densities"] = union("densities", float)
-    if "methods" in cfg:
-        cfg["methods"] = union("methods", str)
-    return cfg
+def summarize(rows: Sequence[Mapping], key: Sequence[str], figures: Sequence[str] = ("test_acc", "test_acc_short"),
+              ) -> List[Dict]:
+    """One entry per configuration (the key columns without ``seed``), in the order of first appearance: its
+    key values, ``n`` (rows), ``seeds`` (sorted) and for every figure ``<figure>_mean`` and ``<figure>_std``
+    (sample standard deviation, ddof = 1; None for one row) over the rows that have the figure (None-valued
+    entries left out; ``<figure>_n`` counts them)."""
+    config = [c for c in key if c != "seed"]
+    groups: Dict[tuple, List[Mapping]] = {}
+    for r in rows:
+        groups.setdefault(key_of(r, config), []).append(r)
+    out = []
+    for rs in groups.values():
+        entry = {c: rs[0].get(c) for c in config}
+        entry["n"] = len(rs)
+        entry["seeds"] = sorted(r.get("seed") for r in rs)
+        for f in figures:
+            vals = [float(r[f]) for r in rs if r.get(f) is not None]
+            m, s = _mean_std(vals) if vals else (None, None)
+            entry[f"{f}_mean"], entry[f"{f}_std"], entry[f"{f}_n"] = m, s, len(vals)
+        out.append(entry)
+    return out
 
 
-def write_json(out: Path, payload: Mapping, quiet: bool = False) -> None:
-    """Write ``payload`` to ``out`` atomically (folder created if needed) and, unless ``quiet``, say so."""
-    from eventsim.io import atomic_write_text
+def _fmt_value(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, (list, tuple)):
+        return ",".join(str(x) for x in v) or "none"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(payload, indent=1, default=float))
-    if not quiet:
-        print(f"wrote {out}")
+
+def format_pivot(summary: Sequence[Mapping], key: Sequence[str], figure: str, title: str,
+                 order: Mapping[str, int] | None = None, scale: float = 100.0) -> str:
+    """A Markdown table of ``summary`` (``summarize``): one line per configuration without its density, one
+    column per density, cells ``mean ± std`` of ``figure`` times ``scale`` (a cell over fewer rows than the
+    line's seeds says ``(n = k)``). Columns of the key with one value on every line where they apply (None:
+    not applicable) are left out and listed under the table."""
+    order = dict(order or {})
+    rest = [c for c in key if c not in ("seed", "density")]
+    densities = sorted({s.get("density") for s in summary if s.get("density") is not None})
+    lines_by: Dict[tuple, Dict] = {}
+    for s in summary:
+        k = key_of(s, rest)
+        line = lines_by.setdefault(k, {"config": {c: s.get(c) for c in rest}, "cells": {}, "seeds": set()})
+        line["cells"][s.get("density")] = s
+        line["seeds"].update(s["seeds"])
+    def values(c):  # the distinct values of column c on the lines, None (not applicable) left out
+        return {key_of(ln["config"], [c]) for ln in lines_by.values() if ln["config"].get(c) is not None}
+
+    varying = [c for c in rest if len(values(c)) > 1 or c == "method"]
+    fixed = {c: next(iter(values(c)))[0] for c in rest if c not in varying and values(c)}
+
+    def rank(item):
+        cfg = item[1]["config"]
+        m = cfg.get("method")
+        return (order.get(m, len(order)), str(m), tuple(_fmt_value(cfg.get(c)) for c in varying))
+
+    head = "| " + " | ".join(varying) + " | " + " | ".join(f"{100 * d:g} %" for d in densities) + " | seeds |"
+    out = [f"**{title}**", "", head, "|---" * (len(varying) + len(densities) + 1) + "|"]
+    for _, line in sorted(lines_by.items(), key=rank):
+        cells = []
+        for d in densities:
+            s = line["cells"].get(d)
+            if s is None or s.get(f"{figure}_mean") is None:
+                cells.append("")
+                continue
+            txt = f"{scale * s[f'{figure}_mean']:.2f}"
+            if s.get(f"{figure}_std") is not None:
+                txt += f" ± {scale * s[f'{figure}_std']:.2f}"
+            if s[f"{figure}_n"] != len(line["seeds"]):
+                txt += f" (n = {s[f'{figure}_n']})"
+            cells.append(txt)
+        seeds = ",".join(str(x) for x in sorted(line["seeds"]))
+        out.append("| " + " | ".join(_fmt_value(line["config"][c]) for c in varying) + " | " + " | ".join(cells)
+                   + f" | {seeds} |")
+    if fixed:
+        out += ["", "on every line where it applies: " + ", ".join(f"{c} = {_fmt_value(v)}" for c, v in fixed.items())]
+    return "\n".join(out)
 
 
-def checkpoint(out: Path, payload: Mapping) -> None:
-    """Write the trainings done so far to ``out`` (atomically, marked ``"complete": false``) after each
-    training, so a run that stops early keeps them; the run's last ``write_json`` replaces the file with
-    the complete one. ``--merge`` refuses such a file unless ``--allow-partial`` (``load_runs``)."""
-    write_json(out, {**payload, "complete": False}, quiet=True)
+def print_summary(rows: Sequence[Mapping], key: Sequence[str], tables: Sequence[Tuple[str, str]],
+                  order: Mapping[str, int] | None = None, study: str = "") -> List[Dict]:
+    """Print one pivot table (``format_pivot``) per (figure, title) in ``tables`` and return the summary."""
+    figures = [f for f, _ in tables]
+    summary = summarize(rows, key, figures)
+    if not summary:
+        print(f"no rows of {study or 'the table'} match this command's configurations")
+        return summary
+    for f, title in tables:
+        print(format_pivot(summary, key, f, title, order))
+        print()
+    return summary

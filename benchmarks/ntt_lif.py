@@ -1,73 +1,82 @@
-"""NTT connectomes for spiking networks trained with EventProp, NTT vs baselines at low density.
+"""NTT connectomes for spiking networks trained with EventProp: NTT against pruning baselines at low density.
 
     python benchmarks/ntt_lif.py --task digits [--densities 0.05,0.1] [--seeds 0,1,2] [--methods ntt,random,magnitude,snip]
     python benchmarks/ntt_lif.py --task yinyang [...]
-    python benchmarks/ntt_lif.py --task T --merge A.json B.json ...   # combine runs made in parallel
+    python benchmarks/ntt_lif.py --task T [...] --summary     # the table of what that command runs, from the rows
 
-Protocol (issue 5, the spiking part; see docs/ntt.md):
+Every training is one row of ``benchmarks/results/ntt_lif.jsonl``, written as soon as it ends (``--results DIR``
+for another folder); a configuration run again replaces its rows. ``--summary`` runs nothing: it prints, for
+the trainings the same command would run, the test accuracy after ``--epochs`` and after ``--short`` epochs,
+mean ± sample std over the seeds found in the table, one line per method and column per density.
+
+Protocol (docs/ntt.md):
 
 1. Twin: a bias-free ReLU MLP with the connectome shapes of the task's LIF recipe. ``digits``
-   (``models/digits.py``): 65-300-10, 64 pixels + the bias neuron -> 300 LIF -> 10 leaky-integrator
+   (``eventsim.models.digits``): 65-300-10, 64 pixels + the bias neuron -> 300 LIF -> 10 leaky-integrator
    read-outs; twin inputs = the pixel intensities v in [0, 1] (a pixel spikes at 20 (1 - v) ms,
-   bright = early = strong) and 1 for the bias neuron. ``yinyang`` (``models/yinyang.py``): 5-200-3,
+   bright = early = strong) and 1 for the bias neuron. ``yinyang`` (``eventsim.models.yinyang``): 5-200-3,
    LIF hidden and LIF output neurons (first-spike loss); twin inputs = 1 - v for the four
    coordinates (a coordinate spikes at 30 v ms: small = early = strong) and 1 for the bias spike.
 2. Mask and initial weights per method at density d per pruned projection: NTT (``run_ntt``,
    defaults, unlabelled training inputs; method ``ntt_active``: the same with the student-NTK variant
-   'active', only the kept weights, session 12), random, magnitude, SNIP (labelled, 128 samples), all from
-   the same twin initialisation; "dense" is the LIF recipe's own initialisation (no twin). Yin-Yang
-   keeps its input projection dense (``--keep-dense``, default for that task): with 5 inputs, 5 %
-   of 5 x 200 synapses would leave about 80 % of the hidden neurons without any input; the summary
-   reports the overall density too.
+   'active', only the kept weights), random, magnitude, SNIP (labelled, 128 samples), all from the same
+   twin initialisation; "dense" is the LIF recipe's own initialisation (no twin). Yin-Yang keeps its
+   input projection dense (``--keep-dense``, default for that task): with 5 inputs, 5 % of 5 x 200
+   synapses would leave about 80 % of the hidden neurons without any input; rows hold the overall
+   density too.
 3. LIF operating point (the same rule for every method): the hidden projection is multiplied by the
    gain that gives the same mean hidden spike count per sample as the dense recipe network on 200
    training samples (bisection on a log scale); spiking outputs (Yin-Yang): the output projection by
    the gain at which some output neuron fires on as many calibration samples as in the
    dense network, at most 95 % (matching the dense output spike count is out of reach: the twin's
    weights are zero-mean, the recipe's output weights all positive); non-spiking read-outs
-   (digits): the gain that matches the dense network's RMS summed input weight per read-out.
-   ``--out-gain capped`` (session 11, spiking outputs): the answering gain, but never above the gain
-   that matches the dense network's RMS summed input weight per output neuron (the digits rule), for
-   every method alike. Records hold both candidates (``gain_out_answered``, ``gain_out_rms``).
-   ``--out-gain neuron`` (session 11): one gain per output neuron, at which it fires on as many
-   calibration samples as the dense network's neuron of the same index (at most 95 %), each capped the
-   same way. Records hold ``gain_out`` (the median) and ``gain_out_per_neuron``.
+   (digits): the gain that matches the dense network's RMS summed input weight per read-out (the rows'
+   ``out_gain`` is ``"rms"``). ``--out-gain capped`` (spiking outputs): the answering gain, but never above
+   the gain that matches the dense network's RMS summed input weight per output neuron (the digits rule),
+   for every method alike; rows hold both candidates (``gain_out_answered``, ``gain_out_rms``).
+   ``--out-gain neuron``: one gain per output neuron, at which it fires on as many calibration samples as
+   the dense network's neuron of the same index (at most 95 %), each capped the same way; rows hold
+   ``gain_out`` (the median) and ``gain_out_per_neuron``.
 4. Training: the task's recipe optimiser and loss (``--silent phantom``: Yin-Yang's first-spike loss
    with the phantom-spike remedy for silent label neurons, for every method) for ``--epochs`` epochs.
    Digits: AdamW 2e-2, decayed per epoch by 0.95^(30/epochs) (x0.95 per epoch at the default 30),
-   weight decay 0.05 (``--weight-decay``), best-of-validation weights, no augmentation: the digits
-   recipe of session 2, pinned here so that later recipe changes do not move this protocol.
+   weight decay 0.05 (``--weight-decay``), best-of-validation weights, no augmentation: pinned here so
+   that later changes of the digits recipe do not move this protocol.
    Yin-Yang: Adam 5e-3 x0.97, last-epoch weights. Only the kept synapses exist and are trained.
    Test accuracy on the task's test split; also after ``--short`` epochs (NTT's "faster learning"
    claim).
 
 ``--hidden N`` widens the hidden layer for every method, dense included (same protocol otherwise).
 
-``--bias-synapses`` (session 6): the twin has biases (64-H-10 on the pixels, ``MLPTwin(bias=True)``)
-instead of taking the bias neuron as a 65th input; its biases become the bias neuron's synapses
+``--bias-synapses``: the twin has biases (64-H-10 on the pixels, ``MLPTwin(bias=True)``) instead of taking
+the bias neuron as a 65th input; its biases become the bias neuron's synapses
 (``NTTResult.to_connectomes(bias_neuron=True)``: one into every hidden neuron, one into every read-out
 through an in->out projection), never pruned, as the biases of an ANN, for every method alike. The
-pruned density d is then that of the pixel and hidden->out weights; the overall density in the
-table counts the bias synapses. ``--gain neuron``: one hidden gain per neuron instead of one per layer
-(each neuron matching the dense network's mean spike count per neuron).
+pruned density d is then that of the pixel and hidden->out weights; the overall density counts the
+bias synapses. ``--gain neuron``: one hidden gain per neuron instead of one per layer (each neuron
+matching the dense network's mean spike count per neuron).
 
-``--revive S`` (session 7): training adds ``SilentPeakReg("hidden", strength=S)`` to the loss, for every
-method and dense alike: hidden neurons silent on the whole batch get the exact gradient of their peak
-voltage, which pulls their input weights up until they fire (EventProp gives them nothing otherwise;
-78 % of an NTT network's hidden neurons at 5 % start silent). Records also hold the fraction of hidden
-neurons active after training. ``--revive-epochs E``: the term acts during the first E epochs only
-(it otherwise also stops training from switching hidden neurons off, which costs the dense network
-accuracy; docs/ntt.md).
+``--revive S``: training adds ``SilentPeakReg("hidden", strength=S)`` to the loss, for every method and
+dense alike: hidden neurons silent on the whole batch get the exact gradient of their peak voltage, which
+pulls their input weights up until they fire (EventProp gives them nothing otherwise; 78 % of an NTT
+network's hidden neurons at 5 % start silent). Rows also hold the fraction of hidden neurons active after
+training. ``--revive-epochs E``: the term acts during the first E epochs only.
 
-``--ntt-freeze in->hidden`` (session 9): NTT leaves that projection (with ``--bias-synapses`` its bias
-too) at the twin's initialisation and trains only the others (``run_ntt(frozen=...)``); the baselines are
-unaffected (they never train it).
+``--ntt-freeze in->hidden``: NTT leaves that projection (with ``--bias-synapses`` its bias too) at the twin's
+initialisation and trains only the others (``run_ntt(frozen=...)``); the baselines are unaffected (they
+never train it).
 
 ``--methods dense`` trains only the dense network (e.g. one process for dense, one for the sparse methods
-with ``--no-dense``). Records hold, besides the accuracies, ``best_epoch`` (0-based epoch whose weights were
-kept) and ``val_acc_curve`` (validation accuracy after every epoch; session 8).
+with ``--no-dense``).
 
-Writes ``benchmarks/results/ntt_lif_<task>.json`` and prints a table (mean ± std over seeds).
+Rows (``ROW_KEY`` are the key columns; options that do not apply to a row's method are None there: NTT's
+options on a baseline's row, the twin and calibration options on the dense network's): ``test_acc``,
+``test_acc_short``, ``val_acc``, ``best_epoch`` (0-based epoch whose weights were kept; None: the last),
+``val_acc_curve`` (validation accuracy after every epoch), ``train_s``; for sparse networks also ``init_s``
+(seconds to build the mask), ``overall_density``, ``synapses``, ``gain_hidden``, ``gain_out`` and the
+candidates above, ``hidden_spikes_per_sample`` and its ``hidden_spikes_target``, ``active_hidden_fraction``
+before and after training (``..._trained``); for NTT the run's provenance (``ntt_common.ntt_record``: variant,
+λ_K, λ_2, ``ntt_lr``, ``ntt_frozen``, evaluation distances before and after).
 """
 from __future__ import annotations
 
@@ -84,8 +93,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ntt_common import (NTT_VARIANTS, check_merge_options, checkpoint, load_runs, merged_config,  # noqa: E402
-                        ntt_record, parse_list, parse_methods, parse_names, summarize, write_json)
+from ntt_common import (NTT_VARIANTS, ntt_record, parse_list, parse_methods, parse_names,  # noqa: E402
+                        print_summary, select_configs, write_row)
+
+STUDY = "ntt_lif"
+#: the key columns of a row: the configuration of one training
+ROW_KEY = ("task", "hidden", "method", "density", "seed", "epochs", "short", "weight_decay", "silent", "revive",
+           "revive_epochs", "bias_synapses", "gain", "out_gain", "keep_dense", "ntt_freeze", "ntt_steps")
+PROJECTIONS = ("in->hidden", "hidden->out")
+KEEP_DENSE = {"digits": (), "yinyang": ("in->hidden",)}
+ORDER = {"dense": 0, "ntt": 1, "ntt_active": 2, "random": 3, "magnitude": 4, "snip": 5}
 
 
 DIGITS_LR, DIGITS_LR_DECAY, DIGITS_WEIGHT_DECAY = 2e-2, 0.95, 0.05
@@ -107,7 +124,7 @@ class Task:
             self.X_twin = np.concatenate([X, np.ones((len(X), 1))], axis=1)
             self.sizes = [rec.N_IN, rec.HIDDEN, 10]
             self.out_params = es.LIFParams.readout(tau_mem=20.0, tau_syn=5.0)
-            self.keep_dense = ()
+            self.keep_dense = KEEP_DENSE[name]
             self.select_best = True
             # pinned to the digits recipe as it was when this protocol was fixed (AdamW 2e-2 x0.95,
             # decay 0.05, no augmentation), so results at every density stay comparable
@@ -122,7 +139,7 @@ class Task:
             self.X_twin = np.concatenate([1.0 - X, np.ones((len(X), 1))], axis=1)
             self.sizes = [5, rec.HIDDEN, 3]
             self.out_params = es.LIFParams(tau_mem=20.0, tau_syn=5.0)
-            self.keep_dense = ("in->hidden",)
+            self.keep_dense = KEEP_DENSE[name]
             self.select_best = rec.SELECT == "best"
             self.make_opt = lambda net, n, epochs=None, wd=0.0: Adam(net.parameters(), lr=ExponentialDecay(  # noqa: E731
                 rec.LR, rec.LR_DECAY, every=-(-n // rec.BATCH)), weight_decay=wd)
@@ -209,8 +226,8 @@ def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bo
     of those that do); output gain:
     spiking outputs (Yin-Yang): the one at which the outputs answer (some output neuron fires)
     on as many calibration samples as the dense network's, at most 95 % (``out_gain="answered"``), or
-    that gain but never above the RMS-match gain below (``"capped"``; session 11), or (``"neuron"``;
-    session 11) one gain per output neuron, at which it fires on as many calibration samples as the
+    that gain but never above the RMS-match gain below (``"capped"``), or (``"neuron"``)
+    one gain per output neuron, at which it fires on as many calibration samples as the
     dense network's neuron of the same index (at most 95 %), each capped at the RMS-match gain;
     non-spiking read-outs (digits): the RMS-match gain, which matches the dense network's RMS summed
     input weight per output neuron. ``info``: the candidate output gains before any cap
@@ -250,7 +267,7 @@ def calibrate(task: Task, result, dense_net, calib, t_max: float, per_neuron: bo
     return s_h, s_o, target, {"gain_out_answered": g_answered, "gain_out_rms": g_rms}
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", choices=["digits", "yinyang"], default="digits")
     ap.add_argument("--densities", default="0.05,0.1")
@@ -283,8 +300,8 @@ def main(argv=None) -> int:
                     help="spiking outputs (Yin-Yang): the output gain at which the outputs answer on as many calibration "
                          "samples as the dense network's (at most 95 %%), or that gain capped at the one matching the dense "
                          "network's RMS summed input weight per output neuron ('capped'), or one gain per output neuron, "
-                         "each firing on as many samples as the dense network's neuron, capped the same way ('neuron'; "
-                         "session 11); digits read-outs always take the RMS-match gain (only the default is accepted there)")
+                         "each firing on as many samples as the dense network's neuron, capped the same way ('neuron'); "
+                         "digits read-outs always take the RMS-match gain (only the default is accepted there)")
     ap.add_argument("--revive", type=float, default=0.0,
                     help="strength of SilentPeakReg on the hidden layer during training, for every method and dense "
                          "alike (pulls up the peak V of hidden neurons silent on the whole batch; default 0: off)")
@@ -292,25 +309,100 @@ def main(argv=None) -> int:
                     help="with --revive: the term acts during this many first epochs only (default: all)")
     ap.add_argument("--no-dense", action="store_true",
                     help="do not train the dense network (it is still built: its spike count sets the operating point)")
-    ap.add_argument("--out", default=None, help="default benchmarks/results/ntt_lif_<task>[_phantom].json")
-    ap.add_argument("--merge", nargs="+", default=None,
-                    help="combine the JSON files of earlier runs (e.g. one per seed, run in parallel) into --out; they must "
-                         "share one protocol (only the seeds, densities, methods and --no-dense may differ) and "
-                         "hold each (method, density, seed) once")
-    ap.add_argument("--allow-partial", action="store_true",
-                    help="with --merge: also take files of runs that did not finish (written after every training, "
-                         "marked complete: false), counting only the trainings they hold")
-    args = ap.parse_args(argv)
-    check_merge_options(args.merge, args.allow_partial)
-    suffix = "_phantom" if args.silent == "phantom" else ""
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"ntt_lif_{args.task}{suffix}.json")
-    table = dict(density_label="pruned projections", order={"ntt": 0, "ntt_active": 1})
-    if args.merge:
-        runs, records = load_runs(args.merge, allow_partial=args.allow_partial)
-        cfg = merged_config(runs, args.merge, out, defaults=vars(ap.parse_args([])))
-        rows = summarize(records, int(cfg["epochs"]), int(cfg["short"]), **table)
-        write_json(out, {"config": cfg, "machine": runs[0]["machine"], "records": records, "summary": rows,
-                         "complete": True})
+    ap.add_argument("--results", default=None, help="folder of the results table (default benchmarks/results)")
+    ap.add_argument("--summary", action="store_true",
+                    help="run nothing: print the table (mean ± std over seeds) of the rows this command would write")
+    return ap
+
+
+def resolve(args) -> dict:
+    """The run's settings from its options, every option checked (ValueError naming it) before any work:
+    the hidden width, weight decay and kept-dense projections resolved to the values used."""
+    if args.task == "digits":
+        from eventsim.models import digits as rec
+    else:
+        from eventsim.models import yinyang as rec
+    hidden = rec.HIDDEN if args.hidden is None else int(args.hidden)
+    if hidden < 1:
+        raise ValueError(f"--hidden must be a positive number of neurons, got {args.hidden!r}")
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be a positive number of epochs, got {args.epochs!r}")
+    if not 1 <= args.short <= args.epochs:
+        raise ValueError(f"--short must be in [1, --epochs = {args.epochs}], got {args.short!r}")
+    if args.ntt_steps < 1:
+        raise ValueError(f"--ntt-steps must be positive, got {args.ntt_steps!r}")
+    if args.task == "digits" and args.out_gain != "answered":
+        raise ValueError(f"--out-gain {args.out_gain} applies to spiking outputs; the digits read-outs do not "
+                         "spike and always take the RMS-match gain")
+    if args.silent != "none" and args.task != "yinyang":
+        raise ValueError(f"--silent applies to first-spike losses (Yin-Yang); the {args.task} recipe's loss has no "
+                         "silent-neuron policy")
+    keep_dense = (KEEP_DENSE[args.task] if args.keep_dense is None
+                  else parse_names(args.keep_dense, "--keep-dense", PROJECTIONS))
+    freeze = parse_names(args.ntt_freeze, "--ntt-freeze", PROJECTIONS)
+    densities = parse_list(args.densities, "--densities")
+    bad = [d for d in densities if not 0 < d <= 1]
+    if bad:
+        raise ValueError(f"--densities must lie in (0, 1], got {bad}")
+    seeds = parse_list(args.seeds, "--seeds", int)
+    methods = parse_methods(args.methods)
+    if "dense" in methods and args.no_dense:
+        raise ValueError("--methods lists dense but --no-dense is set")
+    train_dense = not args.no_dense
+    methods = [m for m in methods if m != "dense"]  # dense is trained unless --no-dense; '--methods dense': it alone
+    if not (np.isfinite(args.revive) and args.revive >= 0):
+        raise ValueError(f"--revive must be a finite number >= 0, got {args.revive!r}")
+    if args.revive_epochs is not None and args.revive_epochs < 1:
+        raise ValueError(f"--revive-epochs must be a positive number of epochs, got {args.revive_epochs!r}")
+    if args.revive_epochs is not None and args.revive == 0:
+        raise ValueError("--revive-epochs needs --revive S with S > 0 (the term it limits is off)")
+    wd = (DIGITS_WEIGHT_DECAY if args.task == "digits" else 0.0) if args.weight_decay is None else args.weight_decay
+    if not (np.isfinite(wd) and wd >= 0):
+        raise ValueError(f"--weight-decay must be >= 0, got {args.weight_decay!r}")
+    return dict(hidden=hidden, weight_decay=float(wd), keep_dense=keep_dense, freeze=freeze, densities=densities,
+                seeds=seeds, methods=methods, train_dense=train_dense)
+
+
+def row_config(args, cfg: dict, method: str, density: float, seed: int) -> dict:
+    """The key columns of the row of one training (``ROW_KEY``): the options that shape it, None where an
+    option does not apply to ``method``."""
+    sparse, ntt = method != "dense", method in NTT_VARIANTS
+    out_gain = args.out_gain if args.task == "yinyang" else "rms"
+    return {"task": args.task, "hidden": cfg["hidden"], "method": method, "density": float(density), "seed": int(seed),
+            "epochs": args.epochs, "short": args.short, "weight_decay": cfg["weight_decay"], "silent": args.silent,
+            "revive": float(args.revive), "revive_epochs": args.revive_epochs,
+            "bias_synapses": bool(args.bias_synapses) if sparse else None,
+            "gain": args.gain if sparse else None, "out_gain": out_gain if sparse else None,
+            "keep_dense": list(cfg["keep_dense"]) if sparse else None,
+            "ntt_freeze": list(cfg["freeze"]) if ntt else None, "ntt_steps": args.ntt_steps if ntt else None}
+
+
+def planned(args, cfg: dict) -> list:
+    """The key columns of every training the command runs, in the order it runs them."""
+    out = []
+    for seed in cfg["seeds"]:
+        if cfg["train_dense"]:
+            out.append(row_config(args, cfg, "dense", 1.0, seed))
+        out += [row_config(args, cfg, m, d, seed) for d in cfg["densities"] for m in cfg["methods"]]
+    return out
+
+
+def summary(args, cfg: dict, rows=None) -> list:
+    """Print the summary tables of the rows the command would write (``--summary``) and return the summary."""
+    import results_table
+
+    rows = results_table.read_rows(STUDY, args.results) if rows is None else rows
+    chosen = select_configs(rows, planned(args, cfg), ROW_KEY)
+    return print_summary(chosen, ROW_KEY, [("test_acc", f"test accuracy (%) after {args.epochs} epochs"),
+                                           ("test_acc_short", f"test accuracy (%) after {args.short} epochs")],
+                         order=ORDER, study=STUDY)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = resolve(args)
+    if args.summary:
+        summary(args, cfg)
         return 0
 
     import torch
@@ -319,50 +411,25 @@ def main(argv=None) -> int:
     from eventsim.ntt import prune_baseline, run_ntt
 
     torch.set_num_threads(1)
-    task = Task(args.task, args.hidden, bias_synapses=args.bias_synapses)
-    if not np.isfinite(task.out_params.v_th) and args.out_gain != "answered":
-        raise ValueError(f"--out-gain {args.out_gain} applies to spiking outputs; the {args.task} read-outs do not "
-                         "spike and always take the RMS-match gain")
-    projections = ["in->hidden", "hidden->out"]
-    keep_dense = (task.keep_dense if args.keep_dense is None
-                  else parse_names(args.keep_dense, "--keep-dense", projections))
-    keep_weights = tuple(f"W{projections.index(k)}" for k in keep_dense)  # the twin's weight names
-    freeze = parse_names(args.ntt_freeze, "--ntt-freeze", projections)
+    task = Task(args.task, cfg["hidden"], bias_synapses=args.bias_synapses)
+    keep_weights = tuple(f"W{PROJECTIONS.index(k)}" for k in cfg["keep_dense"])  # the twin's weight names
     # a projection's weights, and with --bias-synapses its bias (the bias neuron's synapses into its targets)
-    frozen_weights = tuple(f"{p}{projections.index(k)}" for k in freeze
+    frozen_weights = tuple(f"{p}{PROJECTIONS.index(k)}" for k in cfg["freeze"]
                            for p in (("W", "b") if args.bias_synapses else ("W",)))
-    densities = parse_list(args.densities, "--densities")
-    seeds = parse_list(args.seeds, "--seeds", int)
-    methods = parse_methods(args.methods)
-    if "dense" in methods and args.no_dense:
-        raise ValueError("--methods lists dense but --no-dense is set")
-    methods = [m for m in methods if m != "dense"]  # dense is trained unless --no-dense; '--methods dense': it alone
     (tr, y), (va, yv), (te, yt) = task.splits
     loss, t_max = task.rec.loss(), task.rec.T_MAX
     if args.silent != "none":
-        if not hasattr(loss, "silent"):
-            raise ValueError(f"--silent applies to first-spike losses; the {args.task} recipe uses {type(loss).__name__}")
         import dataclasses
 
         loss = dataclasses.replace(loss, silent=args.silent)
-    if not (np.isfinite(args.revive) and args.revive >= 0):
-        raise ValueError(f"--revive must be a finite number >= 0, got {args.revive!r}")
-    if args.revive_epochs is not None and args.revive_epochs < 1:
-        raise ValueError(f"--revive-epochs must be a positive number of epochs, got {args.revive_epochs!r}")
-    if args.revive_epochs is not None and args.revive == 0:
-        raise ValueError("--revive-epochs needs --revive S with S > 0 (the term it limits is off)")
     calib = tr.subset(np.arange(200))
-    wd = (DIGITS_WEIGHT_DECAY if args.task == "digits" else 0.0) if args.weight_decay is None else args.weight_decay
-    if not (np.isfinite(wd) and wd >= 0):
-        raise ValueError(f"--weight-decay must be >= 0, got {args.weight_decay!r}")
-    records = []
     machine = {"cpus": os.cpu_count(), "platform": platform.platform()}
 
-    def save_progress():
-        checkpoint(out, {"config": vars(args), "machine": machine, "records": records})
+    def save(config: dict, figures: dict) -> None:
+        write_row(STUDY, {**config, **figures, **machine}, ROW_KEY, args.results)
 
-    def train_eval(net, seed: int):
-        opt = task.make_opt(net, len(y), args.epochs, wd)
+    def train_eval(net, seed: int) -> dict:
+        opt = task.make_opt(net, len(y), args.epochs, cfg["weight_decay"])
         short = {}
         reg = es.losses.SilentPeakReg("hidden", strength=args.revive)
         train_loss = loss if args.revive == 0 else [loss, reg]
@@ -378,23 +445,22 @@ def main(argv=None) -> int:
                             seed=seed, val=(va, yv), progress=False, restore_best=task.select_best, callbacks=[cb])
         tt = time.perf_counter() - t0
         best = hist.get("best_epoch")  # [0-based epoch whose weights were kept]; absent: last-epoch weights
-        return (es.train.evaluate(net, te, yt, loss, t_max)[1], short.get("acc"), tt,
-                es.train.evaluate(net, va, yv, loss, t_max)[1], {"best_epoch": None if best is None else int(best[0]),
-                                                                 "val_acc_curve": [round(float(v), 4) for v in hist["val_acc"]]})
+        return {"test_acc": es.train.evaluate(net, te, yt, loss, t_max)[1], "test_acc_short": short.get("acc"),
+                "val_acc": es.train.evaluate(net, va, yv, loss, t_max)[1], "train_s": tt,
+                "best_epoch": None if best is None else int(best[0]),
+                "val_acc_curve": [round(float(v), 4) for v in hist["val_acc"]]}
 
-    for seed in seeds:
+    n_all = sum(task.sizes[i] * task.sizes[i + 1] for i in range(len(task.sizes) - 1))
+    for seed in cfg["seeds"]:
         dense = task.dense(seed)
-        if not args.no_dense:
-            acc, acc_s, tt, acc_v, curve = train_eval(task.dense(seed), seed)
-            records.append({"method": "dense", "density": 1.0, "overall_density": 1.0, "seed": seed, "test_acc": acc,
-                            "test_acc_short": acc_s, "val_acc": acc_v, "train_s": tt, **curve})
-            save_progress()
-            print(f"dense         seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
-                  f"{100 * acc_s:.2f} %)  {tt:.0f} s", flush=True)
+        if cfg["train_dense"]:
+            r = train_eval(task.dense(seed), seed)
+            save(row_config(args, cfg, "dense", 1.0, seed), {**r, "overall_density": 1.0})
+            print(f"dense         seed {seed}: test {100 * r['test_acc']:.2f} % (after {args.short} epochs "
+                  f"{100 * r['test_acc_short']:.2f} %)  {r['train_s']:.0f} s", flush=True)
         twin = task.twin()
-        n_all = sum(task.sizes[i] * task.sizes[i + 1] for i in range(len(task.sizes) - 1))
-        for d in densities:
-            for m in methods:
+        for d in cfg["densities"]:
+            for m in cfg["methods"]:
                 t0 = time.perf_counter()
                 if m in NTT_VARIANTS:
                     res = run_ntt(twin, task.X_twin, d, seed=seed, steps=args.ntt_steps, progress=False,
@@ -408,25 +474,23 @@ def main(argv=None) -> int:
                 counts = es.simulate(net, calib, t_max, progress=False).counts("hidden")
                 rate = float(counts.sum()) / calib.n_samples
                 active = float(np.mean(counts.sum(axis=0) > 0))
-                acc, acc_s, tt, acc_v, curve = train_eval(net, seed)
+                r = train_eval(net, seed)
                 active_trained = float(np.mean(es.simulate(net, calib, t_max, progress=False).counts("hidden").sum(axis=0) > 0))
                 n_syn = int(sum(p.n_synapses for p in net.projections.values()))
-                rec = {"method": m, "density": d, "overall_density": n_syn / n_all, "seed": seed, "test_acc": acc,
-                       "test_acc_short": acc_s, "val_acc": acc_v, "init_s": t_init, "train_s": tt, **curve,
-                       "gain_hidden": float(np.median(s_h)), "gain_out": float(np.median(s_o)), **gains,
-                       "gain_out_per_neuron": [float(g) for g in np.broadcast_to(s_o, (task.sizes[2],))], "active_hidden_fraction": active,
-                       "active_hidden_fraction_trained": active_trained,
-                       "hidden_spikes_per_sample": rate, "hidden_spikes_target": target, "synapses": n_syn,
-                       "keep_dense": list(keep_dense), **(ntt_record(res.provenance) if m in NTT_VARIANTS else {})}
-                records.append(rec)
-                save_progress()
-                print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * acc:.2f} % (after {args.short} epochs "
-                      f"{100 * acc_s:.2f} %; val {100 * acc_v:.2f} %), gains {np.median(s_h):.3g}/{np.median(s_o):.3g}, hidden spikes {rate:.1f} "
-                      f"({100 * active:.0f} % of neurons active, {100 * active_trained:.0f} % after training) "
-                      f"(target {target:.1f}), init {t_init:.1f} s, train {tt:.0f} s", flush=True)
+                save(row_config(args, cfg, m, d, seed),
+                     {**r, "init_s": t_init, "overall_density": n_syn / n_all, "synapses": n_syn,
+                      "gain_hidden": float(np.median(s_h)), "gain_out": float(np.median(s_o)), **gains,
+                      "gain_out_per_neuron": [float(g) for g in np.broadcast_to(s_o, (task.sizes[2],))],
+                      "active_hidden_fraction": active, "active_hidden_fraction_trained": active_trained,
+                      "hidden_spikes_per_sample": rate, "hidden_spikes_target": target,
+                      **(ntt_record(res.provenance) if m in NTT_VARIANTS else {})})
+                print(f"{m:>10s} d={d:<5g} seed {seed}: test {100 * r['test_acc']:.2f} % (after {args.short} epochs "
+                      f"{100 * r['test_acc_short']:.2f} %; val {100 * r['val_acc']:.2f} %), gains {np.median(s_h):.3g}/"
+                      f"{np.median(s_o):.3g}, hidden spikes {rate:.1f} ({100 * active:.0f} % of neurons active, "
+                      f"{100 * active_trained:.0f} % after training) (target {target:.1f}), init {t_init:.1f} s, "
+                      f"train {r['train_s']:.0f} s", flush=True)
 
-    rows = summarize(records, args.epochs, args.short, **table)
-    write_json(out, {"config": vars(args), "machine": machine, "records": records, "summary": rows, "complete": True})
+    summary(args, cfg)
     return 0
 
 

@@ -1,9 +1,10 @@
 """The LIF operating point of ``benchmarks/ntt_lif.py`` (``calibrate``): the output gain rules.
 
-Session 11 added ``--out-gain capped``: the gain at which the spiking outputs answer, but never above the
-gain that matches the dense network's RMS summed input weight per output neuron. These tests hold both
-rules to their definitions on a small Yin-Yang network, with the RMS-match gain recomputed here from the
-weights (an oracle that does not go through ``calibrate``)."""
+``--out-gain answered`` takes the gain at which the spiking outputs answer on as many calibration samples as
+the dense network's; ``capped`` takes that gain but never above the one that matches the dense network's RMS
+summed input weight per output neuron; ``neuron`` one gain per output neuron, capped the same way. These
+tests hold the rules to their definitions on a small Yin-Yang network, with the RMS-match gain recomputed
+here from the weights (an oracle that does not go through ``calibrate``)."""
 import dataclasses
 import importlib.util
 import sys
@@ -110,8 +111,22 @@ def test_one_gain_per_output_neuron_brackets_each_neurons_firing_goal_or_stops_a
     assert s_o[1] != pytest.approx(s_o[2], rel=1e-3)  # one gain per neuron, not one for the layer
 
 
-def test_the_script_refuses_an_output_rule_for_read_outs_that_do_not_spike(tmp_path):
-    out = tmp_path / "never.json"
+@pytest.mark.parametrize("summary", [[], ["--summary"]])
+def test_the_script_refuses_an_output_rule_for_read_outs_that_do_not_spike(tmp_path, summary):
     with pytest.raises(ValueError, match="--out-gain capped applies to spiking outputs"):
-        _ntt_lif().main(["--task", "digits", "--out-gain", "capped", "--out", str(out)])
-    assert not out.exists()
+        _ntt_lif().main(["--task", "digits", "--out-gain", "capped", "--results", str(tmp_path), *summary])
+    assert not list(tmp_path.iterdir())  # refused before any work: no table written
+
+
+def test_rows_name_the_output_gain_rule_that_applied(setup):
+    """Digits read-outs always take the RMS-match gain, so their rows say ``rms`` whatever the default option
+    says; Yin-Yang rows say the rule given; the dense network, which is not calibrated, has none."""
+    ntt_lif = setup[0]
+
+    def row(argv, method):
+        args = ntt_lif.build_parser().parse_args(argv)
+        return ntt_lif.row_config(args, ntt_lif.resolve(args), method, 0.05 if method != "dense" else 1.0, 0)
+
+    assert row(["--task", "digits"], "ntt")["out_gain"] == "rms"
+    assert row(["--task", "yinyang", "--out-gain", "capped"], "random")["out_gain"] == "capped"
+    assert row(["--task", "yinyang", "--out-gain", "capped"], "dense")["out_gain"] is None

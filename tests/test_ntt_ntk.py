@@ -157,7 +157,7 @@ def test_gru_closed_form_ntk_matches_torch_func_and_explicit(n_steps):
 
 @pytest.mark.parametrize("mask_out", [False, True])
 def test_gru_closed_form_active_ntk_matches_torch_func_and_explicit(mask_out):
-    """'active' over the kept entries only (session 12): the gathered closed form against both oracles,
+    """'active' over the kept entries only: the gathered closed form against both oracles,
     with the read-out dense (all-ones mask, as ntt_egru.py keeps it) or pruned too."""
     tw = GRUTwin(3, 6, 4, n_steps=4)
     pe, m = _masked(tw, 3, 0.3)

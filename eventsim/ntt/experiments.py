@@ -1,4 +1,4 @@
-"""The ANN experiment of issue 5 on scikit-learn digits: sparse MLPs from NTT vs pruning baselines.
+"""The ANN experiment on the digits data set: sparse MLPs from NTT against pruning baselines.
 
 Protocol (``run_digits``):
 
@@ -9,7 +9,7 @@ Protocol (``run_digits``):
 * for every seed, density and method: build the initial sparse network (NTT on the unlabelled
   training inputs, or a baseline from ``baselines``; dense once per seed), then train it with
   ``train_sparse`` (mask fixed) and record the final test accuracy and the test accuracy after a
-  short budget of Adam steps;
+  short budget of Adam steps (``on_record`` is called with each record as soon as its training ends);
 * the summary gives mean and sample standard deviation (ddof = 1) over seeds.
 """
 from __future__ import annotations
@@ -104,12 +104,15 @@ def run_digits(sizes: Sequence[int] = DEFAULT_SIZES, densities: Sequence[float] 
                ntt_kwargs: Optional[Mapping[str, Any]] = None, train_kwargs: Optional[Mapping[str, Any]] = None,
                validation: bool = False, include_dense: bool = True, cache_dir: Optional[str] = None,
                dense_readout: bool = False, progress: bool = True,
-               log: Callable[[str], None] = print) -> Dict[str, Any]:
+               log: Callable[[str], None] = print,
+               on_record: Optional[Callable[[Dict[str, Any], Dict[str, Any]], None]] = None) -> Dict[str, Any]:
     """Run the digits ANN experiment; returns {"config", "records", "summary"} (JSON-serialisable).
 
     ``sizes``: MLP layer sizes; ``densities``: kept fraction per layer; ``methods``: NTT and/or
     baselines; ``ntt_kwargs``/``train_kwargs`` override ``DEFAULT_NTT``/``DEFAULT_TRAIN``;
-    ``dense_readout``: do not prune the last weight tensor (all methods alike).
+    ``dense_readout``: do not prune the last weight tensor (all methods alike); ``on_record(record,
+    config)``: called after every training with its record and the run's configuration (e.g. to store
+    the record at once, so that an interrupted run keeps what it finished).
     """
     import torch
 
@@ -127,6 +130,12 @@ def run_digits(sizes: Sequence[int] = DEFAULT_SIZES, densities: Sequence[float] 
     keep = (twin.weight_names[-1],) if dense_readout else ()
     records: List[Dict[str, Any]] = []
     t_start = time.perf_counter()
+    cfg = {"sizes": list(twin.sizes), "densities": dens, "seeds": list(seeds), "methods": list(methods),
+           "ntt": {k: (list(v) if isinstance(v, tuple) else v) for k, v in nk.items()},
+           "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in tk.items()},
+           "validation": bool(validation), "dense_readout": bool(dense_readout),
+           "data": "digits, eventsim.data.digits_arrays, z-scored",
+           "torch_threads": torch.get_num_threads(), "torch_version": str(torch.__version__)}
 
     def one(method: str, d: float, seed: int) -> None:
         init = make_init(method, twin, d, seed, data["X_train"], data["y_train"], nk, cache_dir, progress, keep)
@@ -142,6 +151,8 @@ def run_digits(sizes: Sequence[int] = DEFAULT_SIZES, densities: Sequence[float] 
             rec.update({k: prov[k] for k in ("variant", "eval_ntk_initial", "eval_ntk_final", "eval_out_initial",
                                               "eval_out_final", "torch_threads")})
         records.append(rec)
+        if on_record is not None:
+            on_record(rec, cfg)
         short = ", ".join(f"@{k}: {100 * v:.1f}" for k, v in tr["test_acc_at"].items())
         log(f"{method:>13s} d={d:<5g} seed={seed}  test {100 * tr['test_acc']:.2f} %  ({short})  "
             f"init {prov.get('wall_time_s', 0):.1f} s, train {tr['wall_time_s']:.1f} s")
@@ -152,12 +163,7 @@ def run_digits(sizes: Sequence[int] = DEFAULT_SIZES, densities: Sequence[float] 
         for d in dens:
             for m in methods:
                 one(m, d, seed)
-    cfg = {"sizes": list(twin.sizes), "densities": dens, "seeds": list(seeds), "methods": list(methods),
-           "ntt": {k: (list(v) if isinstance(v, tuple) else v) for k, v in nk.items()},
-           "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in tk.items()},
-           "validation": bool(validation), "dense_readout": bool(dense_readout), "data": "sklearn digits, eventsim.data.digits_arrays, z-scored",
-           "torch_threads": torch.get_num_threads(), "torch_version": str(torch.__version__),
-           "total_time_s": time.perf_counter() - t_start}
+    cfg["total_time_s"] = time.perf_counter() - t_start
     return {"config": cfg, "records": records, "summary": summarize(records)}
 
 

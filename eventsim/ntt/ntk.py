@@ -37,7 +37,7 @@ Each sum is evaluated either through the per-sample Jacobian sum_t x~_t (x) d_t^
 input dimension is small, e.g. W) or in the order above (cheap when it is large, e.g. R), whichever
 needs fewer multiply-adds. It never forms the (n, C, P) parameter Jacobian.
 
-``'active'`` with masks (session 12): the sum over a masked weight runs over its kept entries only. The
+``'active'`` with masks: the sum over a masked weight runs over its kept entries only. The
 Jacobian entry of W[i, j] is J^a_ij(x) = sum_t x_t[i] d_t^a(x)[j], so with the kept entries
 (i_k, j_k), k = 1..K, gathered once::
 
@@ -45,7 +45,7 @@ Jacobian entry of W[i, j] is J^a_ij(x) = sum_t x_t[i] d_t^a(x)[j], so with the k
 
 plus the biases' unmasked term (x~ = 1), the same for R with y_{t-1}, and for the read-out
 [a = b] (sum_h M_out[a, h] tr(x)_h tr(y)_h + 1). The cost is proportional to the kept entries
-(C n T K per side; at H = 512 and 5 % about 2-3x that of the 'all' form, docs/benchmarks.md).
+(C n T K per side; at H = 512 and 5 % about 2-3x that of the 'all' form, ``benchmarks/bench_gru_ntk.py``).
 """
 from __future__ import annotations
 
