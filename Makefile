@@ -30,7 +30,7 @@ demo: $(STAMP)
 # the whole suite with every extra, then the documentation site (warnings are errors)
 test: $(STAMP)
 	$(PY) -m pytest -q
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
 
 # the core alone (no torch, lava, nir, dask) on another Python: a plain `pip install .`
 test-core:
@@ -41,7 +41,7 @@ test-core:
 	cd tests && ../$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 	@echo "docs: build/site/index.html"
 
 bench: $(STAMP)

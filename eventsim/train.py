@@ -184,13 +184,15 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
 
     Args:
         net: network to train (its ``parameters()`` are updated in place).
-        inputs, labels: training set (SpikeBatch, int labels of shape (n_samples,)).
+        inputs: training inputs (SpikeBatch).
+        labels: int labels of shape (n_samples,).
         loss: loss or list of losses (``eventsim.losses``, summed); the first one predicts.
         t_max: simulated time per sample (ms).
         optimizer: ``"adam"`` (b1 0.9, b2 0.999, eps 1e-8), ``"sgd"``, or an
             ``eventsim.optim.Optimizer`` built on ``net.parameters()`` (then ``lr``/``lr_decay`` are
             ignored: it carries its own schedule).
-        lr, lr_decay: learning rate and its decay factor per epoch (``ExponentialDecay``).
+        lr: learning rate.
+        lr_decay: decay factor of the learning rate per epoch (``ExponentialDecay``).
         epochs: total number of epochs (a resumed run continues up to this number).
         batch_size: samples per gradient step; the last partial batch is kept.
         seed: seeds the shuffling generator (PCG64), whose state is checkpointed.

@@ -41,7 +41,10 @@ def random_affine_images(X: np.ndarray, shape: Tuple[int, int], rng: np.random.G
         shape: (H, W).
         rng: ``numpy.random.Generator``; four uniform numbers are drawn per image (angle, scale,
             shift in y, shift in x), as one (n, 4) array, so runs are reproducible from a seed.
-        max_rotation: degrees (>= 0). max_scale: relative (0 <= max_scale < 1). max_shift: pixels (>= 0).
+        max_rotation: degrees (>= 0).
+        max_scale: relative (0 <= max_scale < 1).
+        max_shift: pixels (>= 0).
+
     Returns:
         (n, H*W) float64 array of the distorted images (bilinear interpolation, zero outside).
     """

@@ -44,10 +44,12 @@ def latency_encode(X: np.ndarray, t_max: float = 30.0, t_min: float = 0.0, bias_
 
     Args:
         X: (n_samples, n_features) values in [0, 1].
-        t_max, t_min: the coding window (ms), ``0 <= t_min < t_max``.
+        t_max: end of the coding window (ms), ``t_min < t_max``.
+        t_min: start of the coding window (ms), ``>= 0``.
         bias_time: if given (ms, >= 0), an extra input neuron (index n_features) spikes at this time.
         invert: encode ``1 - v`` instead of ``v``.
         threshold: if given, features with ``v <= threshold`` emit no spike.
+
     Returns:
         SpikeBatch with n_features (+1 with a bias) neurons.
     """

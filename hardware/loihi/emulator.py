@@ -350,7 +350,8 @@ def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max
     Args:
         lnet: a LoihiNet (``quantize(net, dt)`` or hand-built), fixed or float precision.
         inputs: see ``encode_inputs`` (SpikeBatch in ms, binary rasters, or a dict of them).
-        n_steps / t_max: length of the run (exactly one).
+        n_steps: length of the run in steps (give this or ``t_max``, not both).
+        t_max: length of the run in ms: the steps 0..round(t_max / dt) that cover [0, t_max] (``steps_for``).
         record_v: ``{population: 'all' | [ids]}``: keep v after every step (memory B*T*n).
         capacity: initial spike-buffer size per sample (grown automatically).
         layout: a precomputed ``EmulatorLayout(lnet)`` (saves its construction in loops).

@@ -255,7 +255,8 @@ def run_lava(net, inputs=None, n_steps: Optional[int] = None, *, t_max: Optional
         net: a LoihiNet, or an eventsim Network (then ``dt`` is required and it is quantised with
             ``quantize(net, dt, precision=precision, **quantize_kwargs)``).
         inputs: as for ``emulate`` (SpikeBatch in ms, binary rasters, dict); one sample per window.
-        n_steps / t_max: steps per sample (exactly one).
+        n_steps: steps per sample (give this or ``t_max``, not both).
+        t_max: ms per sample, converted to steps as in ``emulate``.
         precision: ``'fixed'`` (Lava ``fixed_pt``) or ``'float'`` (``floating_pt``); default: the
             LoihiNet's, or fixed for a Network.
         backend: ``'cpu'`` (Loihi2SimCfg) or ``'loihi2'`` (Loihi2HwCfg; needs lava-loihi and a chip).
