@@ -207,12 +207,8 @@ def print_table(rows) -> None:
               f"{f(s['bwd_back_fraction_w1'], fmt='{:.2f}'):>7}/{f(s['bwd_back_fraction_w0.28'], fmt='{:.2f}')}")
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=results_table.HelpFormatter)
     ap.add_argument("--hidden", type=int, nargs="+", default=[256, 512, 1024], help="hidden sizes H")
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 16], help="batch sizes B")
     ap.add_argument("--activity", type=float, default=0.08, help="target activity for the threshold calibration")
@@ -220,8 +216,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="times the whole set is run")
     ap.add_argument("--threads", type=int, default=2, help="threads for both torch and Numba")
     ap.add_argument("--quick", action="store_true", help="hidden 256 only, batch 1, 3 repeats, 1 round (smoke test)")
-    ap.add_argument("--results", default=str(results_table.RESULTS), help="folder of the results tables")
-    ap.add_argument("--show", action="store_true", help="print the table from the results file and exit")
+    results_table.add_table_arguments(ap)
     args = ap.parse_args(argv)
     folder = Path(args.results)
     if args.show:

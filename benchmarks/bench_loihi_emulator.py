@@ -207,19 +207,14 @@ def print_table(rows) -> None:
               f"{full:>10} {x:>10}")
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=results_table.HelpFormatter)
     ap.add_argument("--repeats", type=int, default=15, help="emulator calls timed per round (median)")
     ap.add_argument("--steps", type=int, default=1000, help="timed steps (one start-up step is added)")
     ap.add_argument("--rounds", type=int, default=1, help="times the whole set is run")
     ap.add_argument("--no-lava", action="store_true", help="emulator only (no comparison)")
     ap.add_argument("--batch", type=int, default=32, help="also time the emulator on a batch of this size (0: no)")
-    ap.add_argument("--results", default=str(results_table.RESULTS), help="folder of the results tables")
-    ap.add_argument("--show", action="store_true", help="print the table from the results file and exit")
+    results_table.add_table_arguments(ap)
     args = ap.parse_args(argv)
     folder = Path(args.results)
     if args.show:

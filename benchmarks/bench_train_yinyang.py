@@ -181,12 +181,8 @@ def print_table(rows) -> None:
               f"| {cpu:>13} | {ratio:>9} | {cold:>15} |")
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=results_table.HelpFormatter)
     ap.add_argument("--repeats", type=int, default=5, help="timed epochs per configuration and round (median)")
     ap.add_argument("--rounds", type=int, default=2, help="times the whole side-by-side set is run")
     ap.add_argument("--epochs", type=int, default=1, help="epochs per repeat")
@@ -196,8 +192,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-peers", action="store_true", help="eventsim only")
     ap.add_argument("--no-startup", action="store_true", help="skip the fresh-process start-up measurements")
     ap.add_argument("--peer-timeout", type=float, default=900.0, help="seconds allowed to jaxsnn's run")
-    ap.add_argument("--results", default=str(results_table.RESULTS), help="folder of the results tables")
-    ap.add_argument("--show", action="store_true", help="print the table from the results file and exit")
+    results_table.add_table_arguments(ap)
     args = ap.parse_args(argv)
     folder = Path(args.results)
     if args.show:

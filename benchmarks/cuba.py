@@ -127,19 +127,14 @@ def print_table(rows) -> None:
               f"{walls:>24} {spk:>7} {rate:>7} {ev:>9} {ratio:>10}")
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=results_table.HelpFormatter)
     ap.add_argument("--t-ms", type=float, default=1000.0, help="biological time simulated (ms)")
     ap.add_argument("--repeats", type=int, default=5, help="eventsim runs per round (its round is their median)")
     ap.add_argument("--rounds", type=int, default=5, help="side-by-side rounds (eventsim, then every peer)")
     ap.add_argument("--seed", type=int, default=0, help="network and initial-voltage seed (every simulator)")
     ap.add_argument("--no-peers", action="store_true", help="eventsim only")
-    ap.add_argument("--results", default=str(results_table.RESULTS), help="folder of the results tables")
-    ap.add_argument("--show", action="store_true", help="print the table from the results file and exit")
+    results_table.add_table_arguments(ap)
     args = ap.parse_args(argv)
     folder = Path(args.results)
     if args.show:

@@ -187,13 +187,9 @@ def run(nets, task: str, dts: Sequence[float], args, lava_samples: int = 0, lava
     return rows
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python benchmarks/loihi_agreement.py", description=__doc__,
-                                 formatter_class=HelpFormatter)
+                                 formatter_class=results_table.HelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--net", help="trained network (eventsim network HDF5)")
     src.add_argument("--random", type=int, help="this many untrained networks of the task's recipe (yinyang only)")

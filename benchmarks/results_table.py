@@ -11,6 +11,7 @@ written as ``null`` and an infinite one as the string ``"inf"`` or ``"-inf"``.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import math
@@ -110,3 +111,14 @@ def append_rows(study: str, rows: Iterable[Mapping], key: Sequence[str] = (), fo
 def select(rows: Iterable[Mapping], **where) -> List[Dict]:
     """The rows whose columns equal every ``column=value`` given (a missing column never matches)."""
     return [dict(r) for r in rows if all(c in r and r[c] == v for c, v in where.items())]
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The benchmark scripts' help: the module docstring as written, and every option's default."""
+
+
+def add_table_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options every study script has: ``--results DIR`` (where its table is) and ``--show``
+    (print the table from the file and exit)."""
+    ap.add_argument("--results", default=str(RESULTS), help="folder of the results tables")
+    ap.add_argument("--show", action="store_true", help="print the table from the results file and exit")

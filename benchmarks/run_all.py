@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import results_table  # benchmarks/ is this script's folder, first on sys.path
+
 HERE = Path(__file__).resolve().parent
 # (script, its arguments); each takes --results DIR
 SCRIPTS = [
@@ -25,12 +27,8 @@ SCRIPTS = [
 ]
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=results_table.HelpFormatter)
     ap.add_argument("--only", nargs="+", default=None, metavar="SCRIPT",
                     help="run only these scripts (file names, e.g. cuba.py; None: all of them)")
     ap.add_argument("--results", default=None, help="folder of the results tables (None: benchmarks/results)")
