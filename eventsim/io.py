@@ -64,6 +64,14 @@ def _atomic_tmp(path: PathLike) -> Iterator[str]:
         raise
 
 
+def atomic_path(path: PathLike):
+    """Context manager for writers that take a file name (NIR, netx, ...): it yields a fresh temporary
+    name next to ``path`` (created exclusively, so never a link someone placed there), and on success
+    gives it the usual mode and renames it to ``path``; on failure it deletes it. A crash never
+    leaves a half-written file where a good one was."""
+    return _atomic_tmp(path)
+
+
 @contextlib.contextmanager
 def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
     """Open a temporary HDF5 file next to ``path``, yield it, and rename it into place on success."""

@@ -121,8 +121,9 @@ def write_netx(net, path, dt: Optional[float] = None, t_sample: Optional[int] = 
             raise ValueError(f"delays of the recurrent projection {rec.name} cannot be stored in netx's dense_rec")
         if not pop.spiking:
             raise ValueError(f"population {name!r} is a non-spiking read-out; netx's CUBA layers spike")
-    tmp = str(path) + ".tmp"
-    try:
+    from eventsim.io import atomic_path
+
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             lg = f.create_group("layer")
             for i, (name, ff, rec) in enumerate(chain):
@@ -150,16 +151,6 @@ def write_netx(net, path, dt: Optional[float] = None, t_sample: Optional[int] = 
             sg.create_dataset("Ts", data=np.array(lnet.dt)).attrs["units"] = "ms"
             if t_sample is not None:
                 sg.create_dataset("tSample", data=np.array(int(t_sample)))
-        import os
-
-        os.replace(tmp, path)
-    except BaseException:
-        import contextlib
-        import os
-
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return lnet
 
 

@@ -93,10 +93,14 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
 
 
 def write_nir(net: Network, path, dt: float, **kw) -> None:
-    """Write ``to_nir(net, dt)`` with ``nir.write`` (HDF5, gzip-compressed arrays)."""
-    nir = require("nir", "NIR export and import")
+    """Write ``to_nir(net, dt)`` with ``nir.write`` (HDF5, gzip-compressed arrays), atomically
+    (through a temporary file renamed into place)."""
+    from eventsim.io import atomic_path
 
-    nir.write(str(path), to_nir(net, dt, **kw))
+    nir = require("nir", "NIR export and import")
+    graph = to_nir(net, dt, **kw)
+    with atomic_path(path) as tmp:
+        nir.write(tmp, graph)
 
 
 def _uniform(node_name: str, field: str, a) -> float:

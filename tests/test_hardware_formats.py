@@ -185,3 +185,31 @@ def test_cli_export_and_emulate(tmp_path, capsys):
     assert main(["emulate", str(src), "--random-rate", "10", "--steps", "10"]) == 2
     assert "--dt" in capsys.readouterr().err
     assert main(["export", "--to", "lava", str(spk), "--dt", "0.5"]) == 2
+
+
+def test_nir_and_netx_exports_are_atomic(tmp_path, monkeypatch):
+    """Both exports write through a fresh temporary name renamed into place: no fixed '<out>.tmp',
+    nothing left beside the file, and a write that fails leaves the previous file as it was."""
+    nir = pytest.importorskip("nir")
+    from eventsim.hardware.netx import write_netx
+    from eventsim.hardware.nir import write_nir
+
+    net = _net(3, recurrent=False)
+    out_nir, out_netx = tmp_path / "n.nir", tmp_path / "n.net"
+    (tmp_path / "n.nir.tmp").symlink_to(tmp_path / "elsewhere")  # a fixed temporary name would follow it
+    write_nir(net, out_nir, 0.5)
+    write_netx(net, out_netx, dt=0.5)
+    assert not (tmp_path / "elsewhere").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.net", "n.nir", "n.nir.tmp"]
+    before = out_nir.read_bytes()
+
+    def broken_write(filename, graph):
+        with open(filename, "wb") as f:
+            f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nir, "write", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        write_nir(net, out_nir, 0.5)
+    assert out_nir.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.net", "n.nir", "n.nir.tmp"]
