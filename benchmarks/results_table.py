@@ -4,7 +4,7 @@ configuration (``study``, the method, sizes, seed, options) and its figures (acc
 every row carries ``commit`` (the git revision it was measured at, or ``"unknown"``) and ``date``.
 
 ``append_rows(study, rows, key=...)`` writes atomically (temporary file and rename, through
-``eventsim.io.atomic_write_text``): a run whose key columns equal an existing row's replaces that row,
+``eventsim.files.atomic_write_text``): a run whose key columns equal an existing row's replaces that row,
 so re-running a configuration updates the table instead of adding a duplicate. ``read_rows(study)``
 returns the rows; ``select(rows, **where)`` filters them. The file is strict JSON: a NaN figure is
 written as ``null`` and an infinite one as the string ``"inf"`` or ``"-inf"``.
@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-from eventsim.io import atomic_write_text
+from eventsim.files import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -75,7 +75,7 @@ class Connectome:
 
     def save(self, path) -> None:
         """Write to HDF5 (format ``eventsim.connectome``), atomically."""
-        from .io import atomic_h5
+        from .files import atomic_h5
 
         with atomic_h5(path, "eventsim.connectome") as f:
             f.attrs["n_pre"], f.attrs["n_post"] = self.n_pre, self.n_post
@@ -101,7 +101,7 @@ class Connectome:
 
 def load_connectome(path) -> Connectome:
     """Read a connectome written by ``Connectome.save``."""
-    from .io import open_h5
+    from .files import open_h5
 
     with open_h5(path, "eventsim.connectome") as f:
         prov: Dict[str, Any] = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, List, Union
 
 from .formats import lookup
-from .io import file_format
+from .files import file_format
 
 PathLike = Union[str, os.PathLike]
 

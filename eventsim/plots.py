@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .io import atomic_savefig
+from .files import atomic_savefig
 
 
 def _plt():

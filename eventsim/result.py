@@ -154,7 +154,8 @@ class Result:
 
     def save(self, path) -> None:
         """Write spikes (and read-outs, recordings) to HDF5 (format ``eventsim.result``), atomically."""
-        from .io import atomic_h5, write_spikes_group
+        from .files import atomic_h5
+        from .io import write_spikes_group
 
         with atomic_h5(path, "eventsim.result") as f:
             f.attrs["t_max"] = self.t_max
@@ -179,7 +180,8 @@ class Result:
 
 def load_result(path):
     """Read a result file: returns ``{'t_max': float, 'spikes': {pop: SpikeBatch}, 'readout': {...}}``."""
-    from .io import open_h5, read_spikes_group
+    from .files import open_h5
+    from .io import read_spikes_group
 
     with open_h5(path, "eventsim.result") as f:
         out = {"t_max": float(f.attrs["t_max"]), "spikes": read_spikes_group(f), "readout": {}}

@@ -34,7 +34,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .io import atomic_h5, open_h5, read_network_group, write_network_group
+from .files import atomic_h5, open_h5
+from .io import read_network_group, write_network_group
 from .losses import LossSpec, as_list
 from .network import Network
 from .optim import SGD, Adam, ExponentialDecay, Optimizer, clip_grad_norm

@@ -80,7 +80,8 @@ def _provenance(path, args: argparse.Namespace) -> dict:
 
 
 def cli_export(args: argparse.Namespace) -> int:
-    from eventsim.io import file_format, load_network
+    from eventsim.files import file_format
+    from eventsim.io import load_network
 
     src = Path(args.network)
     fmt = file_format(src)
@@ -131,7 +132,8 @@ def cli_export(args: argparse.Namespace) -> int:
 
 
 def _load_lnet(args: argparse.Namespace):
-    from eventsim.io import file_format, load_network
+    from eventsim.files import file_format
+    from eventsim.io import load_network
 
     from .loihi.model import FILE_FORMAT, load_loihi
     from .loihi.quantize import quantize

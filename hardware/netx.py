@@ -121,7 +121,7 @@ def write_netx(net, path, dt: Optional[float] = None, t_sample: Optional[int] = 
             raise ValueError(f"delays of the recurrent projection {rec.name} cannot be stored in netx's dense_rec")
         if not pop.spiking:
             raise ValueError(f"population {name!r} is a non-spiking read-out; netx's CUBA layers spike")
-    from eventsim.io import atomic_path
+    from eventsim.files import atomic_path
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:

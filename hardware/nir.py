@@ -95,7 +95,7 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
 def write_nir(net: Network, path, dt: float, **kw) -> None:
     """Write ``to_nir(net, dt)`` with ``nir.write`` (HDF5, gzip-compressed arrays), atomically
     (through a temporary file renamed into place)."""
-    from eventsim.io import atomic_path
+    from eventsim.files import atomic_path
 
     nir = require("nir", "NIR export and import")
     graph = to_nir(net, dt, **kw)

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from eventsim.egru import EGRUClassifier, EGRUConfig, fit, tasks
-from eventsim.io import atomic_savefig, atomic_write_text
+from eventsim.files import atomic_savefig, atomic_write_text
 from eventsim.optim import ExponentialDecay
 
 from .digits import augment_arg

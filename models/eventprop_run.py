@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 import eventsim as es
-from eventsim.io import atomic_write_text
+from eventsim.files import atomic_write_text
 from eventsim.spikes import SpikeBatch
 
 Split = Tuple[SpikeBatch, Any]

@@ -94,7 +94,7 @@ def test_a_row_that_is_not_json_leaves_the_table_intact(rt, tmp_path):
 
 
 def test_a_failed_write_leaves_the_old_table_and_no_temporary_file(rt, tmp_path, monkeypatch):
-    import eventsim.io
+    import eventsim.files
 
     rt.append_rows("demo", [{"a": 1}], folder=tmp_path)
     path = tmp_path / "demo.jsonl"
@@ -103,7 +103,7 @@ def test_a_failed_write_leaves_the_old_table_and_no_temporary_file(rt, tmp_path,
     def fail(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(eventsim.io.os, "replace", fail)
+    monkeypatch.setattr(eventsim.files.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         rt.append_rows("demo", [{"a": 2}], folder=tmp_path)
     monkeypatch.undo()

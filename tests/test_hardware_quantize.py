@@ -205,7 +205,7 @@ def test_discrete_spikes_track_eventsim_on_a_yinyang_like_network():
 
 
 def test_quantization_plot_is_written_whole(tmp_path):
-    """plot_quantization saves through eventsim.io.atomic_savefig: a PNG, no temporary file left."""
+    """plot_quantization saves through eventsim.files.atomic_savefig: a PNG, no temporary file left."""
     from eventsim.hardware.loihi.plots import plot_quantization
 
     p = tmp_path / "q.png"

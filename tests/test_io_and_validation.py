@@ -102,7 +102,7 @@ def test_failed_write_leaves_previous_file_intact(tmp_path):
     class Boom(Exception):
         pass
 
-    from eventsim.io import atomic_h5
+    from eventsim.files import atomic_h5
     with pytest.raises(Boom):
         with atomic_h5(path, "eventsim.network") as f:
             f.create_dataset("partial", data=np.zeros(10))
@@ -199,7 +199,7 @@ def test_spike_batch_subset_matches_selecting_the_lists():
 def test_atomic_write_text_replaces_whole_or_not_at_all(tmp_path):
     """The metrics JSON writer: new text replaces the file; a failing write leaves the old file and no
     temporary file behind; a missing folder is a clear error."""
-    from eventsim.io import atomic_write_text
+    from eventsim.files import atomic_write_text
 
     p = tmp_path / "m.json"
     atomic_write_text(p, '{"a": 1}')
@@ -220,7 +220,7 @@ def test_atomic_savefig_writes_the_format_of_the_suffix_and_never_half_a_file(tm
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from eventsim.io import atomic_savefig
+    from eventsim.files import atomic_savefig
 
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])

@@ -682,7 +682,7 @@ class EGRUClassifier:
         """Write architecture and parameters to HDF5 (format ``eventsim.egru``), atomically."""
         import json
 
-        from ..io import atomic_h5
+        from ..files import atomic_h5
 
         with atomic_h5(path, "eventsim.egru") as f:
             spec = {"n_in": self.n_in, "hidden_sizes": self.egru.hidden_sizes, "n_out": self.n_out,
@@ -703,7 +703,7 @@ class EGRUClassifier:
         """Read a file written by ``save``."""
         import json
 
-        from ..io import open_h5
+        from ..files import open_h5
 
         with open_h5(path, "eventsim.egru") as f:
             spec = json.loads(f.attrs["spec"])

@@ -48,7 +48,7 @@ def _csr_from_dense(W_pp: np.ndarray, M_pp: np.ndarray):
 
 def save_result(result, path) -> None:
     """Write an ``NTTResult`` to ``path`` (HDF5, format ``eventsim.ntt``), atomically."""
-    from ..io import atomic_h5
+    from ..files import atomic_h5
 
     tw = result.twin()
     proj = {name: (src, dst) for name, src, dst in tw.projections()}
@@ -82,7 +82,7 @@ def save_result(result, path) -> None:
 
 def load_result(path):
     """Read an ``NTTResult`` written by ``save_result``; ValueError on a foreign or corrupt file."""
-    from ..io import open_h5
+    from ..files import open_h5
     from .result import NTTResult
 
     with open_h5(path, FORMAT) as f:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..io import atomic_savefig
+from ..files import atomic_savefig
 from .result import NTTResult
 
 

@@ -416,7 +416,8 @@ def save_loihi(lnet: LoihiNet, path, source=None) -> None:
     """
     import json
 
-    from eventsim.io import atomic_h5, write_network_group
+    from eventsim.files import atomic_h5
+    from eventsim.io import write_network_group
 
     with atomic_h5(path, FILE_FORMAT) as f:
         f.attrs["precision"] = lnet.precision
@@ -462,7 +463,7 @@ def load_loihi(path) -> LoihiNet:
     """Read a file written by ``save_loihi``."""
     import json
 
-    from eventsim.io import open_h5
+    from eventsim.files import open_h5
 
     def s(x):
         return x.decode() if isinstance(x, bytes) else str(x)

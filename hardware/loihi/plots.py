@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from eventsim.io import atomic_savefig
+from eventsim.files import atomic_savefig
 
 
 def _plt():
