@@ -67,16 +67,11 @@ def _unavailable(hint: str) -> Callable[[argparse.Namespace], int]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     import eventsim as es
     from eventsim.io import load_network, load_spikes
+    from eventsim.spikes import select_populations
 
     net = load_network(args.network)
     spikes = load_spikes(args.spikes)
-    inputs = {k: v for k, v in spikes.items() if k in net.input_names}
-    missing = [k for k in spikes if k not in net.input_names]
-    if missing:
-        raise ValueError(f"spikes file has populations {missing} that are not inputs of the network "
-                         f"(inputs: {net.input_names})")
-    if not inputs:
-        raise ValueError(f"spikes file has none of the network's input populations {net.input_names}")
+    inputs = select_populations(spikes, net.input_names, what=f"spikes file {args.spikes!r}")
     res = es.simulate(net, inputs, args.t_max, progress=None if args.progress is None else args.progress)
     res.save(args.out)
     counts = {n: sb.n_spikes for n, sb in res.spike_dict().items()}

@@ -102,17 +102,25 @@ class Connectome:
 def load_connectome(path) -> Connectome:
     """Read a connectome written by ``Connectome.save``."""
     from .files import open_h5
+    from .io import check_backed, count_attr, read_dataset, reading
 
-    with open_h5(path, "eventsim.connectome") as f:
+    with open_h5(path, "eventsim.connectome") as f, reading(path):
         prov: Dict[str, Any] = {}
         if "provenance" in f:
             g = f["provenance"]
             for k, v in g.attrs.items():
                 prov[k] = v.item() if isinstance(v, np.generic) else v
             for k, ds in g.items():
+                check_backed(ds, f"connectome: provenance {k!r}")
                 prov[k] = ds[()]
-        return Connectome(int(f.attrs["n_pre"]), int(f.attrs["n_post"]), f["indptr"][()], f["indices"][()],
-                          f["weights"][()], prov)
+        n_pre, n_post = count_attr(f, "n_pre", "connectome"), count_attr(f, "n_post", "connectome")
+        indptr = read_dataset(f, "indptr", "connectome", n_pre + 1, "iu")
+        nnz = int(indptr[-1])
+        if not 0 <= nnz <= n_pre * n_post:
+            raise ValueError(f"connectome: indptr ends at {nnz}, outside [0, n_pre*n_post={n_pre * n_post}]")
+        indices = read_dataset(f, "indices", "connectome", nnz, "iu")
+        weights = read_dataset(f, "weights", "connectome", nnz, "iuf")
+        return Connectome(n_pre, n_post, indptr, indices, weights, prov)
 
 
 def describe_connectome(c: Connectome) -> List[str]:

@@ -42,27 +42,84 @@ def _check_finite(name: str, a: np.ndarray) -> None:
         raise ValueError(f"{name} must be finite; entry {int(bad)} is {np.ravel(a)[bad]!r}")
 
 
+def _count(name: str, value) -> int:
+    """``value`` as a non-negative int (a size); ValueError naming ``name`` otherwise."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _integer_array(name: str, a, dtype) -> np.ndarray:
+    """``a`` as a contiguous 1-D array of ``dtype``; ValueError naming ``name`` if it holds
+    anything but integers (floats with a fraction, strings, NaN) or values that do not fit."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.issubdtype(arr.dtype, np.floating) or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < np.iinfo(dtype).min or arr.max() > np.iinfo(dtype).max):
+        raise ValueError(f"{name} holds values outside the range of {np.dtype(dtype).name}")
+    return np.ascontiguousarray(arr, dtype=dtype).reshape(-1)
+
+
+def _float_array(name: str, a) -> np.ndarray:
+    """``a`` as a contiguous 1-D float64 array; ValueError naming ``name`` unless it holds numbers
+    (text such as ``'0.5'`` is refused, not parsed)."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
+
+
+def _check_unique_targets(name: str, indptr: np.ndarray, indices: np.ndarray, n_post: int) -> None:
+    """ValueError if a presynaptic row lists the same target twice. One synapse per (pre, post)
+    pair is what ``to_dense``, the gradients and every export assume; two weights on one pair
+    are one synapse with their sum."""
+    if indices.size < 2:
+        return
+    pre = np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
+    key = pre * max(n_post, 1) + indices
+    d = np.diff(key)
+    if np.all(d > 0):  # rows sorted by target: the usual case, decided in one pass
+        return
+    key = np.sort(key)
+    dup = np.flatnonzero(np.diff(key) == 0)
+    if dup.size:
+        k = int(key[dup[0]])
+        raise ValueError(f"indices of {name}: presynaptic neuron {k // max(n_post, 1)} lists target "
+                         f"{k % max(n_post, 1)} twice ({dup.size} duplicate synapses in all); "
+                         "a pair of neurons has at most one synapse: merge them by summing their weights")
+
+
 class Projection:
     """Synapses from population ``src`` (size n_pre) to ``dst`` (size n_post), CSR over presynaptic index."""
 
     def __init__(self, src: str, dst: str, n_pre: int, n_post: int, indptr: np.ndarray, indices: np.ndarray,
                  weights: np.ndarray, delays: Optional[np.ndarray] = None):
         self.src, self.dst = str(src), str(dst)
-        self.n_pre, self.n_post = int(n_pre), int(n_post)
-        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-        indices = np.ascontiguousarray(indices, dtype=np.int32)
-        weights = np.ascontiguousarray(weights, dtype=np.float64)
+        name = f"{self.src}->{self.dst}"
+        self.n_pre, self.n_post = _count(f"n_pre of {name}", n_pre), _count(f"n_post of {name}", n_post)
+        indptr = _integer_array(f"indptr of {name}", indptr, np.int64)
+        indices = _integer_array(f"indices of {name}", indices, np.int64)
+        weights = _float_array(f"weights of {name}", weights)
         if indptr.shape != (self.n_pre + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
-            raise ValueError(f"indptr of {src}->{dst} must be non-decreasing of length n_pre+1={self.n_pre + 1}")
+            raise ValueError(f"indptr of {name} must start at 0 and be non-decreasing, of length "
+                             f"n_pre+1={self.n_pre + 1}; got shape {indptr.shape}, first {indptr[:1].tolist()}")
         nnz = int(indptr[-1])
         if indices.shape != (nnz,) or weights.shape != (nnz,):
-            raise ValueError(f"indices and weights of {src}->{dst} must have length indptr[-1]={nnz}, "
+            raise ValueError(f"indices and weights of {name} must have length indptr[-1]={nnz}, "
                              f"got {indices.shape} and {weights.shape}")
         if nnz and (indices.min() < 0 or indices.max() >= self.n_post):
-            raise ValueError(f"indices of {src}->{dst} out of range [0, {self.n_post})")
+            bad = int(indices.min()) if indices.min() < 0 else int(indices.max())
+            raise ValueError(f"indices of {name} out of range [0, {self.n_post}): got {bad}")
+        _check_unique_targets(name, indptr, indices, self.n_post)
+        indices = indices.astype(np.int32)
         _check_finite(f"weights of {src}->{dst}", weights)
         if delays is not None:
-            delays = np.ascontiguousarray(delays, dtype=np.float64)
+            delays = _float_array(f"delays of {name}", delays)
             if delays.shape != (nnz,):
                 raise ValueError(f"delays of {src}->{dst} must have length {nnz}, got {delays.shape}")
             _check_finite(f"delays of {src}->{dst}", delays)
@@ -104,13 +161,15 @@ class Projection:
 
     @classmethod
     def from_sparse(cls, src: str, dst: str, matrix, delays=None) -> "Projection":
-        """From a scipy.sparse matrix of shape (n_post, n_pre); its stored entries are the synapses.
+        """From a scipy.sparse matrix of shape (n_post, n_pre); its stored entries are the synapses
+        (entries stored twice for one pair are summed into one synapse, as scipy does).
 
         ``delays``: None, a scalar (ms), or a sparse matrix with the same sparsity pattern.
         """
         import scipy.sparse as sp
 
         A = sp.coo_matrix(matrix)
+        A.sum_duplicates()  # scipy's meaning of repeated entries: one synapse with their sum
         n_post, n_pre = A.shape
         post, pre, w = A.row.astype(np.int64), A.col.astype(np.int64), A.data.astype(np.float64)
         D = None

@@ -19,17 +19,29 @@ The post-synaptic potential of a weight ``w`` (from rest, ``v_leak = 0``) is::
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Dict
+
+import numpy as np
+
+
+def real_number(name: str, value, unit: str = "") -> float:
+    """``value`` as a float; ValueError naming ``name`` unless it is a real number (a Python or
+    numpy int or float, or a 0-d array of one). Strings, bytes and booleans are refused, so a
+    parameter stored as text in a file is never read as a number by accident."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        what = f" ({unit})" if unit else ""
+        raise ValueError(f"{name} must be a number{what}, got {value!r} of type {type(value).__name__}")
+    return float(value)
 
 
 def positive_ms(name: str, value) -> float:
     """``value`` as a float that is positive and finite (a duration in ms); ValueError naming
     ``name`` otherwise. The one check behind every time constant, dt and t_max argument."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number (ms), got {value!r}") from None
+    v = real_number(name, value, "ms")
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"{name} must be positive and finite (ms), got {value!r}")
     return v
@@ -59,10 +71,7 @@ class LIFParams:
         object.__setattr__(self, "tau_mem", positive_ms("tau_mem", self.tau_mem))
         object.__setattr__(self, "tau_syn", positive_ms("tau_syn", self.tau_syn))
         for name in ("v_th", "v_reset", "v_leak", "t_ref"):
-            try:
-                object.__setattr__(self, name, float(getattr(self, name)))
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be a number, got {getattr(self, name)!r}") from None
+            object.__setattr__(self, name, real_number(name, getattr(self, name), "ms" if name == "t_ref" else ""))
         if math.isnan(self.v_th) or self.v_th == -math.inf:
             raise ValueError(f"v_th must be a finite number or +inf, got {self.v_th!r}")
         for name in ("v_reset", "v_leak", "t_ref"):

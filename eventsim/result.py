@@ -181,14 +181,33 @@ class Result:
 def load_result(path):
     """Read a result file: returns ``{'t_max': float, 'spikes': {pop: SpikeBatch}, 'readout': {...}}``."""
     from .files import open_h5
-    from .io import read_spikes_group
+    from .io import number_attr, read_dataset, read_spikes_group, reading
 
-    with open_h5(path, "eventsim.result") as f:
-        out = {"t_max": float(f.attrs["t_max"]), "spikes": read_spikes_group(f), "readout": {}}
-        for n, h in f["readout"].items():
-            out["readout"][n] = {k: h[k][()] for k in h}
+    with open_h5(path, "eventsim.result") as f, reading(path):
+        out = {"t_max": number_attr(f, "t_max", "result"), "spikes": read_spikes_group(f), "readout": {}}
+        spikes = out["spikes"]
+        n_samples = next(iter(spikes.values())).n_samples if spikes else None
+        for n, h in f.get("readout", {}).items():
+            what = f"read-out {n!r}"
+            if "v_max" not in h or len(h["v_max"].shape) != 2:
+                raise ValueError(f"{what}: dataset 'v_max' must be 2-D (n_samples, n_neurons)")
+            shape = h["v_max"].shape
+            if n_samples is not None and shape[0] != n_samples:
+                raise ValueError(f"{what}: {shape[0]} samples, the spikes have {n_samples}")
+            out["readout"][n] = {k: read_dataset(h, k, what, shape, "f") for k in ("v_max", "t_max", "v_integral")}
         if "record" in f:
-            out["record"] = {k: f["record"][k][()] for k in f["record"]}
+            g = f["record"]
+            what = "recording"
+            for k in ("times", "global_ids", "V"):
+                if k not in g:
+                    raise ValueError(f"{what}: dataset {k!r} is missing")
+            n_t, n_r = g["times"].shape[0] if g["times"].shape else -1, g["global_ids"].shape[0] if g["global_ids"].shape else -1
+            n_b = g["V"].shape[0] if g["V"].shape else -1
+            rec = {"times": read_dataset(g, "times", what, n_t, "f"),
+                   "global_ids": read_dataset(g, "global_ids", what, n_r, "iu")}
+            for k in ("V", "I"):
+                rec[k] = read_dataset(g, k, what, (n_b, n_t, n_r), "f")
+            out["record"] = rec
         return out
 
 

@@ -27,6 +27,9 @@ def _merge_inputs(net: Network, inputs: Inputs, layout):
         inputs = {names[0]: inputs}
     if not isinstance(inputs, Mapping):
         raise ValueError(f"inputs must be a SpikeBatch or a dict of them, got {type(inputs).__name__}")
+    if not inputs:
+        raise ValueError(f"inputs is an empty dict; give spikes for some of the input populations {names} "
+                         "or inputs=None for one sample without input")
     for k, sb in inputs.items():
         if k not in names:
             raise ValueError(f"inputs: {k!r} is not an input population (have {names})")
@@ -35,6 +38,9 @@ def _merge_inputs(net: Network, inputs: Inputs, layout):
         size = net.populations[k].size
         if sb.n_spikes and int(sb.ids.max()) >= size:
             raise ValueError(f"inputs[{k!r}]: neuron id {int(sb.ids.max())} out of range for population of size {size}")
+        if sb.n_neurons > size:
+            raise ValueError(f"inputs[{k!r}] has n_neurons={sb.n_neurons}, more than population {k!r} "
+                             f"has ({size})")
     n_samples = {sb.n_samples for sb in inputs.values()}
     if len(n_samples) > 1:
         raise ValueError(f"inputs: all populations must have the same number of samples, got {sorted(n_samples)}")
@@ -53,8 +59,17 @@ def _merge_inputs(net: Network, inputs: Inputs, layout):
     return B, t[order], i[order].astype(np.int32), offsets
 
 
+def _positive_int(name: str, value) -> int:
+    """``value`` as an int >= 1; ValueError naming ``name`` otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
 def _initial_v(net: Network, layout, B: int, v_init) -> np.ndarray:
     V = np.zeros((B, layout.n_neurons))
+    if v_init is not None and not isinstance(v_init, Mapping):
+        raise ValueError(f"v_init must be a dict {{population: V}}, got {type(v_init).__name__}")
     provided = dict(v_init or {})
     for k in provided:
         if k not in net.populations or net.populations[k].is_input:
@@ -64,7 +79,10 @@ def _initial_v(net: Network, layout, B: int, v_init) -> np.ndarray:
         if p.is_input:
             continue
         if name in provided:
-            v = np.asarray(provided[name], dtype=np.float64)
+            try:
+                v = np.asarray(provided[name], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"v_init[{name!r}] must be numbers, got {provided[name]!r}") from None
             if v.ndim == 0:
                 v = np.full(n, float(v))
             if v.shape not in ((n,), (B, n)):
@@ -111,8 +129,10 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
     t_max = positive_ms("t_max", t_max)
     if not isinstance(net, Network):
         raise ValueError(f"net must be a Network, got {type(net).__name__}")
-    if int(max_spikes) < 1:
-        raise ValueError(f"max_spikes must be >= 1, got {max_spikes!r}")
+    max_spikes = _positive_int("max_spikes", max_spikes)
+    chunk = _positive_int("chunk", chunk)
+    if capacity is not None:
+        capacity = _positive_int("capacity", capacity)
     layout = net.layout()
     if inputs is None:
         B, in_t, in_id, in_off = 1, np.zeros(0), np.zeros(0, np.int32), np.zeros(2, np.int64)
@@ -122,20 +142,33 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
 
     rec_ids = np.zeros(0, np.int32)
     rec_t = np.zeros(0)
+    if record is not None and not isinstance(record, Mapping):
+        raise ValueError(f"record must be a dict {{population: 'all' or neuron ids}}, got {type(record).__name__}")
     if record:
         ids = []
         for name, sel in record.items():
-            pop = net.population(name)
+            if name not in net.populations:
+                raise ValueError(f"record: population {name!r} does not exist (have {list(net.populations)})")
+            pop = net.populations[name]
             if pop.is_input:
                 raise ValueError(f"record: {name!r} is an input population")
-            loc = np.arange(pop.size) if (isinstance(sel, str) and sel == "all") else np.asarray(sel, dtype=np.int64)
+            if isinstance(sel, str) and sel == "all":
+                loc = np.arange(pop.size)
+            else:
+                loc = np.asarray(sel)
+                if isinstance(sel, str) or loc.ndim > 1 or (loc.size and not np.issubdtype(loc.dtype, np.integer)):
+                    raise ValueError(f"record[{name!r}] must be 'all' or a list of neuron ids, got {sel!r}")
+                loc = loc.astype(np.int64).reshape(-1)
             if loc.size and (loc.min() < 0 or loc.max() >= pop.size):
                 raise ValueError(f"record[{name!r}]: neuron ids out of range [0, {pop.size})")
             ids.append(loc + layout.offsets[name])
         rec_ids = np.concatenate(ids).astype(np.int32)
         if record_times is None:
             raise ValueError("record_times must be given with record")
-        rec_t = np.ascontiguousarray(record_times, dtype=np.float64).ravel()
+        try:
+            rec_t = np.ascontiguousarray(record_times, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise ValueError(f"record_times must be an array of times (ms), got {record_times!r}") from None
         if rec_t.size and (not np.all(np.isfinite(rec_t)) or rec_t.min() < 0 or rec_t.max() > t_max
                            or np.any(np.diff(rec_t) < 0)):
             raise ValueError(f"record_times must be sorted, finite and within [0, t_max={t_max}]")
@@ -151,10 +184,11 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
     cap = int(min(max(capacity, 1), max_spikes))
 
     blocks = []  # (sample indices, their spike counts, their spikes concatenated in that order)
-    vmax = np.empty((B, N))
-    tmaxa = np.empty((B, N))
-    vint = np.empty((B, N))
-    imax = np.empty((B, N))
+    # read-out statistics exist for non-spiking populations only; every other column stays NaN
+    vmax = np.full((B, N), np.nan)
+    tmaxa = np.full((B, N), np.nan)
+    vint = np.full((B, N), np.nan)
+    imax = np.full((B, N), np.nan)
     recV = np.empty((B, n_rt, n_rn))
     recI = np.empty((B, n_rt, n_rn))
     stats = np.zeros((B, 4), dtype=np.int64)
@@ -169,7 +203,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
             rv, rt, ri, rim, rV, rI, st = vmax, tmaxa, vint, imax, recV, recI, stats
             st[:] = 0  # the kernel accumulates its counters
         else:
-            rv, rt, ri, rim = np.empty((m, N)), np.empty((m, N)), np.empty((m, N)), np.empty((m, N))
+            rv, rt, ri, rim = (np.full((m, N), np.nan) for _ in range(4))
             rV, rI = np.empty((m, n_rt, n_rn)), np.empty((m, n_rt, n_rn))
             st = np.zeros((m, 4), dtype=np.int64)
         run_batch(samples, layout.pop_of, layout.tau_m, layout.tau_s, layout.v_th, layout.v_reset,

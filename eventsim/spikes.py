@@ -7,7 +7,7 @@ sorted by time (ties keep their given order). Times are >= 0 and finite.
 """
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -177,3 +177,18 @@ class SpikeBatch:
 
     def __repr__(self) -> str:
         return f"SpikeBatch(n_samples={self.n_samples}, n_neurons={self.n_neurons}, n_spikes={self.n_spikes})"
+
+
+def select_populations(spikes: Mapping[str, SpikeBatch], names: Sequence[str], *, what: str = "spikes",
+                       require_all: bool = False) -> Dict[str, SpikeBatch]:
+    """The entries of ``spikes`` (population -> SpikeBatch, as read from a spike file) for the
+    input populations ``names`` of a network. ValueError naming ``what`` if the data hold a
+    population the network does not have (a file meant for another network), if none of ``names``
+    is present, or, with ``require_all``, if any is missing."""
+    extra = [k for k in spikes if k not in names]
+    if extra:
+        raise ValueError(f"{what}: populations {extra} are not inputs of the network (its inputs: {list(names)})")
+    missing = [k for k in names if k not in spikes]
+    if missing and (require_all or len(missing) == len(names)):
+        raise ValueError(f"{what}: no spikes for the input populations {missing} (the data have {list(spikes)})")
+    return {k: spikes[k] for k in names if k in spikes}

@@ -104,8 +104,10 @@ def cli_export(args: argparse.Namespace) -> int:
 
         if args.t_max is None:
             raise ValueError("--t-max is required with --calibrate")
-        sp = load_spikes(args.calibrate)
-        qkw["calibration"] = ({k: v for k, v in sp.items() if k in net.input_names}, args.t_max)
+        from eventsim.spikes import select_populations
+
+        sp = select_populations(load_spikes(args.calibrate), net.input_names, what=f"calibration spikes {args.calibrate!r}")
+        qkw["calibration"] = (sp, args.t_max)
     if args.to == "netx":
         from .netx import write_netx
 
@@ -159,11 +161,10 @@ def _inputs(args: argparse.Namespace, lnet, n_steps: int):
     if args.spikes:
         from eventsim.io import load_spikes
 
-        sp = load_spikes(args.spikes)
-        missing = [k for k in lnet.input_names if k not in sp]
-        if missing:
-            raise ValueError(f"spikes: file has no populations {missing} (has {list(sp)})")
-        return {k: sp[k] for k in lnet.input_names}
+        from eventsim.spikes import select_populations
+
+        return select_populations(load_spikes(args.spikes), lnet.input_names, what=f"spikes file {args.spikes!r}",
+                                  require_all=True)
     if args.random_rate < 0:
         raise ValueError(f"random-rate must be >= 0 Hz, got {args.random_rate!r}")
     if args.samples < 1:
