@@ -313,10 +313,38 @@ def _write_all_formats(folder):
     res.save(folder / "result.h5")
     Connectome.from_dense(np.array([[1.0, 0.0], [0.5, 2.0]]), provenance={"method": "test", "loss": [1.0, 0.5]}) \
         .save(folder / "conn.h5")
+    _write_egru(folder / "egru.h5")
+    _write_loihi(folder / "loihi.h5")
+
+
+def _write_egru(path):
+    from eventsim.egru.model import EGRUClassifier
+
+    EGRUClassifier(3, 4, 2, seed=0).save(path)
+
+
+def _load_egru(path):
+    from eventsim.egru.model import EGRUClassifier
+
+    return EGRUClassifier.load(path)
+
+
+def _write_loihi(path):
+    from eventsim.hardware.loihi.model import save_loihi
+    from eventsim.hardware.loihi.quantize import quantize
+
+    net = _net()
+    save_loihi(quantize(net, 1.0), path, source=net)
+
+
+def _load_loihi(path):
+    from eventsim.hardware.loihi.model import load_loihi
+
+    return load_loihi(path)
 
 
 LOADERS = {"net.h5": es.load_network, "spikes.h5": es.load_spikes, "result.h5": load_result,
-           "conn.h5": load_connectome}
+           "conn.h5": load_connectome, "egru.h5": _load_egru, "loihi.h5": _load_loihi}
 
 
 @pytest.fixture(scope="module")

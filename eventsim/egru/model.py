@@ -704,15 +704,23 @@ class EGRUClassifier:
         import json
 
         from ..files import open_h5
+        from ..io import check_backed, reading
 
-        with open_h5(path, "eventsim.egru") as f:
-            spec = json.loads(f.attrs["spec"])
-            params = {k: np.asarray(v) for k, v in f["params"].items()}
-            masks = {k: np.asarray(v) for k, v in f["masks"].items()}
-        configs = [EGRUConfig(**c) for c in spec["configs"]]
-        model = cls(spec["n_in"], spec["hidden_sizes"], spec["n_out"], readout=spec["readout"], loss=spec["loss"],
-                    config=configs, dtype=spec["dtype"])
-        model.set_params(params, masks)
+        with open_h5(path, "eventsim.egru") as f, reading(path):
+            try:
+                spec = json.loads(f.attrs["spec"])
+                arrays = {}
+                for group in ("params", "masks"):
+                    arrays[group] = {}
+                    for k, ds in f[group].items():
+                        check_backed(ds, f"{group} {k!r}")
+                        arrays[group][k] = np.asarray(ds[()])
+                configs = [EGRUConfig(**c) for c in spec["configs"]]
+                model = cls(spec["n_in"], spec["hidden_sizes"], spec["n_out"], readout=spec["readout"],
+                            loss=spec["loss"], config=configs, dtype=spec["dtype"])
+                model.set_params(arrays["params"], arrays["masks"])
+            except (KeyError, TypeError, AttributeError) as e:
+                raise ValueError(f"{type(e).__name__}: {e}") from None
         return model
 
     def set_params(self, params: Mapping[str, np.ndarray], masks: Optional[Mapping[str, np.ndarray]] = None) -> None:

@@ -460,37 +460,73 @@ def save_loihi(lnet: LoihiNet, path, source=None) -> None:
 
 
 def load_loihi(path) -> LoihiNet:
-    """Read a file written by ``save_loihi``."""
+    """Read a file written by ``save_loihi``. Sizes are checked against each other before any
+    array is read; a missing, mistyped or inconsistent entry gives ``ValueError('path: ...')``."""
+    from eventsim.files import open_h5
+    from eventsim.io import reading
+
+    with open_h5(path, FILE_FORMAT) as f, reading(path):
+        try:
+            return _read_loihi(f)
+        except (KeyError, TypeError, AttributeError, OverflowError) as e:
+            raise ValueError(f"{type(e).__name__}: {e}") from None
+
+
+def _flag_attr(h, key: str, what: str) -> bool:
+    """A boolean attribute (HDF5 stores numpy booleans); ValueError naming ``what`` otherwise."""
+    if key not in h.attrs:
+        raise ValueError(f"{what}: attribute {key!r} is missing")
+    v = h.attrs[key]
+    if not isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"{what}: attribute {key!r} must be a boolean, got {v!r}")
+    return bool(v)
+
+
+def _read_loihi(f) -> LoihiNet:
+    """The LoihiNet in the open file ``f`` (see ``load_loihi``)."""
     import json
 
-    from eventsim.files import open_h5
+    from eventsim.io import count_attr, number_attr, read_dataset, text_attr
 
-    def s(x):
-        return x.decode() if isinstance(x, bytes) else str(x)
+    def opt_text(h, key, default):
+        return text_attr(h, key, "file") if key in h.attrs else default
 
-    with open_h5(path, FILE_FORMAT) as f:
-        lnet = LoihiNet(s(f.attrs["precision"]), float(f.attrs["dt"]))
-        lnet.method = s(f.attrs.get("method", "manual"))
-        lnet.provenance = json.loads(s(f.attrs.get("provenance_json", "{}")))
-        for name, h in sorted(f["populations"].items(), key=lambda kv: int(kv[1].attrs["index"])):
-            if s(h.attrs["kind"]) == "input":
-                lnet.add_input(name, int(h.attrs["size"]))
-                continue
-            a = h.attrs
-            conv = int if lnet.fixed else float
-            lnet.add_lif(name, int(a["size"]), conv(a["du"]), conv(a["dv"]), conv(a["vth"]), h["bias_mant"][()],
-                         h["bias_exp"][()], h["v0"][()], bool(a["spiking"]), float(a["scale"]), float(a["v_offset"]))
-        for name, h in sorted(f["projections"].items(), key=lambda kv: int(kv[1].attrs.get("index", 0))):
-            a = h.attrs
-            pr = LoihiProjection(s(a["src"]), s(a["dst"]), int(a["n_pre"]), int(a["n_post"]), h["indptr"][()],
-                                 h["indices"][()], h["weights"][()], int(a["weight_exp"]), int(a["num_weight_bits"]),
-                                 s(a["sign_mode"]) or None, h["delays"][()] if "delays" in h else None,
-                                 s(a.get("part", "")))
-            if "weights_source" in h:
-                pr.source_weights = h["weights_source"][()]
-            lnet.add_projection(pr)
-        if "report" in f:
-            from .quantize import QuantReport
+    lnet = LoihiNet(text_attr(f, "precision", "file"), number_attr(f, "dt", "file"))
+    lnet.method = opt_text(f, "method", "manual")
+    lnet.provenance = json.loads(opt_text(f, "provenance_json", "{}"))
+    pops = [(count_attr(h, "index", f"population {n!r}"), n, h) for n, h in f["populations"].items()]
+    for _, name, h in sorted(pops, key=lambda x: x[0]):
+        what = f"population {name!r}"
+        size = count_attr(h, "size", what)
+        if text_attr(h, "kind", what) == "input":
+            lnet.add_input(name, size)
+            continue
+        conv = int if lnet.fixed else float
+        du, dv, vth = (conv(number_attr(h, k, what)) for k in ("du", "dv", "vth"))
+        arrays = [read_dataset(h, k, what, h[k].shape if k in h and h[k].shape in ((), (size,)) else (size,))
+                  for k in ("bias_mant", "bias_exp", "v0")]
+        lnet.add_lif(name, size, du, dv, vth, *arrays, _flag_attr(h, "spiking", what),
+                     number_attr(h, "scale", what), number_attr(h, "v_offset", what))
+    projs = [(count_attr(h, "index", f"projection {n!r}") if "index" in h.attrs else 0, n, h)
+             for n, h in f["projections"].items()]
+    for _, name, h in sorted(projs, key=lambda x: x[0]):
+        what = f"projection {name!r}"
+        n_pre, n_post = count_attr(h, "n_pre", what), count_attr(h, "n_post", what)
+        indptr = read_dataset(h, "indptr", what, n_pre + 1, "iu")
+        nnz = int(indptr[-1])
+        if not 0 <= nnz <= n_pre * n_post:
+            raise ValueError(f"{what}: indptr ends at {nnz}, outside [0, n_pre*n_post={n_pre * n_post}]")
+        pr = LoihiProjection(text_attr(h, "src", what), text_attr(h, "dst", what), n_pre, n_post, indptr,
+                             read_dataset(h, "indices", what, nnz, "iu"), read_dataset(h, "weights", what, nnz),
+                             int(number_attr(h, "weight_exp", what)), int(number_attr(h, "num_weight_bits", what)),
+                             opt_text(h, "sign_mode", "") or None,
+                             read_dataset(h, "delays", what, nnz, "iu") if "delays" in h else None,
+                             opt_text(h, "part", ""))
+        if "weights_source" in h:
+            pr.source_weights = read_dataset(h, "weights_source", what, nnz)
+        lnet.add_projection(pr)
+    if "report" in f:
+        from .quantize import QuantReport
 
-            lnet.report = QuantReport.from_dict(json.loads(s(f["report"].attrs["json"])))
-        return lnet
+        lnet.report = QuantReport.from_dict(json.loads(text_attr(f["report"], "json", "report")))
+    return lnet
