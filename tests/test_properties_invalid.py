@@ -391,6 +391,30 @@ def test_a_parameter_stored_as_text_is_refused(tmp_path):
         es.load_network(tmp_path / "net.h5")
 
 
+@pytest.fixture(scope="module")
+def ntt_file(tmp_path_factory):
+    pytest.importorskip("torch")
+    from eventsim.ntt import MLPTwin, prune_baseline
+
+    path = tmp_path_factory.mktemp("ntt") / "ntt.h5"
+    prune_baseline("random", MLPTwin([4, 6, 3]), 0.5, seed=0).save(path)
+    return path.read_bytes()
+
+
+@settings(max_examples=examples(150))
+@given(target=st.integers(0, 10**6), mutation=_mutations())
+def test_a_mutated_ntt_file_loads_or_gives_value_error(ntt_file, tmp_path_factory, target, mutation):
+    from eventsim.ntt import load_result as load_ntt
+
+    path = tmp_path_factory.mktemp("n") / "ntt.h5"
+    path.write_bytes(ntt_file)
+    _mutate(path, target, mutation)
+    try:
+        load_ntt(path)
+    except ValueError as e:
+        assert str(e).startswith("path: "), str(e)
+
+
 # ------------------------------------------------------------------------------------ commands
 def _commands(folder):
     net, spikes, out = str(folder / "net.h5"), str(folder / "spikes.h5"), str(folder / "out.h5")

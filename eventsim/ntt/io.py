@@ -80,19 +80,37 @@ def save_result(result, path) -> None:
                 g.create_dataset(k, data=np.asarray(v, dtype=np.float64))
 
 
+#: a stored projection is expanded to a dense matrix; it may hold at most this many entries per stored
+#: synapse (density >= 0.1 %) once above ``_DENSE_FREE`` entries, so a corrupt size cannot allocate terabytes
+_DENSE_PER_SYNAPSE = 1000
+_DENSE_FREE = 1 << 23
+
+
 def load_result(path):
-    """Read an ``NTTResult`` written by ``save_result``; ValueError on a foreign or corrupt file."""
+    """Read an ``NTTResult`` written by ``save_result``; ValueError on a foreign or corrupt file.
+    Sizes are checked against each other and against what the file stores before anything is read."""
     from ..files import open_h5
+    from ..io import check_backed, count_attr, read_dataset, reading, text_attr
     from .result import NTTResult
 
-    with open_h5(path, FORMAT) as f:
+    with open_h5(path, FORMAT) as f, reading(path):
         try:
-            spec = json.loads(f.attrs["twin_spec"])
-            prov = json.loads(f.attrs["provenance"])
+            spec = json.loads(text_attr(f, "twin_spec", "file"))
+            prov = json.loads(text_attr(f, "provenance", "file"))
             params, masks = {}, {}
             for name, h in f["projections"].items():
-                n_pre, n_post = int(h.attrs["n_pre"]), int(h.attrs["n_post"])
-                indptr, indices, w = h["indptr"][()], h["indices"][()], h["weights"][()]
+                what = f"projection {name!r}"
+                n_pre, n_post = count_attr(h, "n_pre", what), count_attr(h, "n_post", what)
+                indptr = read_dataset(h, "indptr", what, n_pre + 1, "iu")
+                nnz = int(indptr[-1])
+                if indptr[0] != 0 or np.any(np.diff(indptr) < 0) or not 0 <= nnz <= n_pre * n_post:
+                    raise ValueError(f"{what}: indptr must start at 0, be non-decreasing and end in "
+                                     f"[0, n_pre*n_post={n_pre * n_post}]")
+                if n_pre * n_post > max(_DENSE_FREE, _DENSE_PER_SYNAPSE * nnz):
+                    raise ValueError(f"{what}: {n_post}x{n_pre} is too large for its {nnz} stored synapses")
+                indices, w = read_dataset(h, "indices", what, nnz, "iu"), read_dataset(h, "weights", what, nnz)
+                if nnz and (indices.min() < 0 or indices.max() >= n_post):
+                    raise ValueError(f"{what}: indices out of range [0, {n_post})")
                 pre = np.repeat(np.arange(n_pre), np.diff(indptr))
                 W = np.zeros((n_post, n_pre))
                 M = np.zeros((n_post, n_pre), dtype=bool)
@@ -102,11 +120,23 @@ def load_result(path):
                     W, M = W.T.copy(), M.T.copy()
                 params[name], masks[name] = W, M
             for k, ds in f["params"].items():
+                check_backed(ds, f"params {k!r}")
                 params[k] = ds[()]
-            p_order, w_order = json.loads(f.attrs["param_order"]), json.loads(f.attrs["weight_order"])
+            p_order = json.loads(text_attr(f, "param_order", "file"))
+            w_order = json.loads(text_attr(f, "weight_order", "file"))
             params = {k: params[k] for k in p_order}
             masks = {k: masks[k] for k in w_order}
-            hist = {grp: {k: ds[()] for k, ds in f[grp].items()} for grp in ("history", "mask_history", "eval_history")}
+            hist = {}
+            for grp in ("history", "mask_history", "eval_history"):
+                hist[grp] = {}
+                for k, ds in f[grp].items():
+                    check_backed(ds, f"{grp} {k!r}")
+                    hist[grp][k] = ds[()]
         except KeyError as e:
-            raise ValueError(f"path: {str(path)!r} is missing {e} (corrupt eventsim.ntt file)") from None
-    return NTTResult(twin_spec=spec, params=params, masks=masks, provenance=prov, **hist)
+            raise ValueError(f"missing {e}") from None
+        except (TypeError, AttributeError) as e:
+            raise ValueError(f"{type(e).__name__}: {e}") from None
+        try:
+            return NTTResult(twin_spec=spec, params=params, masks=masks, provenance=prov, **hist)
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"{type(e).__name__}: {e}") from None
