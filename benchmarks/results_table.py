@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-from eventsim.files import atomic_write_text
+from eventsim.files import atomic_write_text, require_regular_file
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -42,12 +42,14 @@ def git_commit() -> str:
 
 
 def read_rows(study: str, folder: Optional[Path] = None) -> List[Dict]:
-    """Every row of the study's table, in file order (an empty list when the table does not exist)."""
+    """Every row of the study's table, in file order (an empty list when the table does not exist;
+    ValueError when it is not a regular file: a folder, a FIFO, a device)."""
     path = table_path(study, folder)
     if not path.exists():
         return []
+    require_regular_file(path)
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-from pathlib import Path
 from typing import Any, List, Union
 
 from .formats import lookup
-from .files import file_format
+from .files import file_format, require_regular_file
 
 PathLike = Union[str, os.PathLike]
-
-
-def _check_regular(path: Path) -> None:
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ValueError(f"path: file {str(path)!r} does not exist") from None
-    if not stat.S_ISREG(mode):
-        raise ValueError(f"path: {str(path)!r} is not a regular file")
 
 
 def _short(v: Any) -> str:
@@ -43,7 +32,7 @@ def _short(v: Any) -> str:
 def describe_table(path: PathLike) -> List[str]:
     """Lines about a results table: rows, studies and columns (ValueError naming a bad line)."""
     rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(require_regular_file(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -64,7 +53,7 @@ def describe_table(path: PathLike) -> List[str]:
 def describe_json(path: PathLike) -> List[str]:
     """Lines about a JSON file (metrics): its entries, scalars shown, containers by size."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(require_regular_file(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ValueError(f"path: {str(path)!r} is not JSON ({e})") from None
     if not isinstance(data, dict):
@@ -75,8 +64,7 @@ def describe_json(path: PathLike) -> List[str]:
 
 def describe_file(path: PathLike) -> List[str]:
     """Readable lines about any file eventsim writes; ValueError for other files."""
-    p = Path(path)
-    _check_regular(p)
+    p = require_regular_file(path)
     if p.suffix == ".jsonl":
         return describe_table(p)
     if p.suffix == ".json":

@@ -193,6 +193,9 @@ def read_netx(path, input_name: str = "in") -> LoihiNet:
             v = v[0]
         return v.decode("ascii") if isinstance(v, (bytes, np.bytes_)) else str(v)
 
+    from eventsim.files import require_regular_file
+
+    path = require_regular_file(path)
     try:
         f = h5py.File(path, "r")
     except OSError as e:

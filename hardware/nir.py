@@ -103,6 +103,18 @@ def write_nir(net: Network, path, dt: float, **kw) -> None:
         nir.write(tmp, graph)
 
 
+def _read_graph(nir, path):
+    """``nir.read(path)`` after checking that ``path`` is a regular file (a FIFO would block the
+    reader); ValueError naming the path when it is not, or when it is not a NIR file."""
+    from eventsim.files import require_regular_file
+
+    path = require_regular_file(path, "graph")
+    try:
+        return nir.read(str(path))
+    except OSError as e:
+        raise ValueError(f"graph: {str(path)!r} is not a readable NIR file ({e})") from None
+
+
 def _uniform(node_name: str, field: str, a) -> float:
     arr = np.asarray(a, dtype=np.float64).ravel()
     if arr.size == 0:
@@ -124,7 +136,7 @@ def from_nir(graph, dt: Optional[float] = None) -> Network:
     nir = require("nir", "NIR export and import")
 
     if not isinstance(graph, nir.NIRGraph):
-        graph = nir.read(str(graph))
+        graph = _read_graph(nir, graph)
     meta = dict(getattr(graph, "metadata", None) or {})
     s = NIR_TIME_UNIT
     if dt is None:
@@ -220,7 +232,7 @@ def norse_run(graph, inputs: np.ndarray, dt: float) -> Dict[str, np.ndarray]:
     norse = require("norse.torch", "running a NIR graph in Norse")
 
     if not isinstance(graph, nir.NIRGraph):
-        graph = nir.read(str(graph))
+        graph = _read_graph(nir, graph)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = norse.from_nir(graph, dt=dt * NIR_TIME_UNIT)

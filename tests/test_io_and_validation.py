@@ -178,7 +178,7 @@ def test_runaway_activity_is_reported():
 
 
 def test_saved_files_get_the_umask_mode_not_the_temp_file_mode(tmp_path):
-    """atomic_h5 writes through mkstemp (mode 0600); the final file has the mode a plain open() gives."""
+    """atomic_h5 writes through a temporary created with mode 0600; the final file has the mode a plain open() gives."""
     import os
 
     net = es.Network.feedforward([2, 3], seed=0)

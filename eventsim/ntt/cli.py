@@ -19,6 +19,8 @@ from typing import List, Optional
 
 import numpy as np
 
+from ..files import require_regular_file
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``eventsim ntt`` options to ``parser`` and return it."""
@@ -90,9 +92,11 @@ def _load_inputs(args, twin) -> np.ndarray:
         rng = np.random.default_rng([args.seed, 5])
         return rng.standard_normal((1024,) + twin.input_shape())
     if args.data.endswith(".npy"):
-        if not os.path.exists(args.data):
-            raise ValueError(f"--data: file {args.data!r} does not exist")
-        return np.load(args.data)
+        require_regular_file(args.data, "--data")
+        try:
+            return np.load(args.data, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"--data: {args.data!r} is not a readable .npy array ({e})") from None
     raise ValueError(f"--data must be 'digits', 'gaussian' or a .npy file, got {args.data!r}")
 
 
@@ -125,7 +129,13 @@ def cli_ntt(args: argparse.Namespace) -> int:
                 raise ValueError("--seq-len is required for --twin gru with --data gaussian")
             T = args.seq_len
         else:
-            T = int(np.load(args.data, mmap_mode="r").shape[1]) if args.data.endswith(".npy") and os.path.exists(args.data) else 1
+            T = 1
+            if args.data.endswith(".npy"):
+                require_regular_file(args.data, "--data")
+                shape = np.load(args.data, mmap_mode="r", allow_pickle=False).shape
+                if len(shape) != 3:
+                    raise ValueError(f"--data: a GRU needs an array (samples, steps, inputs), got shape {shape}")
+                T = int(shape[1])
         twin = GRUTwin(sizes[0], sizes[1], sizes[2], T)
     X = _load_inputs(args, twin)
     keep = tuple(k for k in args.keep_dense.split(",") if k)
