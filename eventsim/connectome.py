@@ -101,8 +101,7 @@ class Connectome:
 
 def load_connectome(path) -> Connectome:
     """Read a connectome written by ``Connectome.save``."""
-    from .files import open_h5
-    from .io import check_backed, count_attr, read_dataset, reading
+    from .files import check_backed, count_attr, open_h5, read_dataset, reading
 
     with open_h5(path, "eventsim.connectome") as f, reading(path):
         prov: Dict[str, Any] = {}

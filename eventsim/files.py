@@ -36,6 +36,18 @@ host names, which differ by default.
 device with a ValueError naming the path and what it is, before anything is opened (opening a
 FIFO for reading would block until someone writes to it).
 
+**Checked reading.** ``read_dataset``, ``check_backed`` and the ``*_attr`` readers check a
+file's sizes and types before an array is read (see their docstrings); ``reading(path)`` turns a
+ValueError raised while reading into ``path: '<path>' is corrupt or incomplete: ...``. Each type
+reads and writes its own HDF5 group with them (``network``, ``spikes``, ``result``,
+``connectome``, ...).
+
+**Checked reading.** ``read_dataset``, ``check_backed`` and the ``*_attr`` readers check a
+file's sizes and types before an array is read (see their docstrings); ``reading(path)`` turns a
+ValueError raised while reading into ``path: '<path>' is corrupt or incomplete: ...``. Each type
+reads and writes its own HDF5 group with them (``network``, ``spikes``, ``result``,
+``connectome``, ...).
+
 This module imports nothing else of eventsim but its version.
 """
 from __future__ import annotations
@@ -50,6 +62,10 @@ import stat
 import time
 from pathlib import Path
 from typing import Iterator, List, Optional, Union
+
+import numpy as np
+
+import numpy as np
 
 FORMAT_VERSION = 1
 PathLike = Union[str, os.PathLike]
@@ -334,3 +350,90 @@ def file_format(path: PathLike) -> str:
     if got is None:
         raise ValueError(f"path: {str(path)!r} is not an eventsim file (no 'format' attribute)")
     return got.decode() if isinstance(got, bytes) else str(got)
+
+
+# ---------------------------------------------------------------------------- checked reading
+def text_attr(h, key: str, what: str) -> str:
+    """A string attribute; ValueError naming ``what`` if it is missing or not text."""
+    if key not in h.attrs:
+        raise ValueError(f"{what}: attribute {key!r} is missing")
+    v = h.attrs[key]
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
+    if not isinstance(v, str):
+        raise ValueError(f"{what}: attribute {key!r} must be text, got {v!r}")
+    return v
+
+
+def number_attr(h, key: str, what: str) -> float:
+    """A numeric attribute (never text: ``'1.0'`` stored as a string is refused)."""
+    if key not in h.attrs:
+        raise ValueError(f"{what}: attribute {key!r} is missing")
+    v = h.attrs[key]
+    if isinstance(v, np.ndarray) and v.shape in ((), (1,)):
+        v = v.reshape(())[()]
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what}: attribute {key!r} must be a number, got {v!r} of type {type(v).__name__}")
+    return float(v)
+
+
+def count_attr(h, key: str, what: str) -> int:
+    """A non-negative integer attribute (a size or a count)."""
+    v = number_attr(h, key, what)
+    if not (np.isfinite(v) and v >= 0 and v == int(v)):
+        raise ValueError(f"{what}: attribute {key!r} must be a non-negative integer, got {v!r}")
+    return int(v)
+
+
+def read_dataset(h, key: str, what: str, shape, kind: str = "iuf") -> np.ndarray:
+    """Read the dataset ``h[key]`` after checking, from its metadata alone, that it exists, holds
+    numbers of a kind in ``kind`` (numpy kind letters) and has exactly ``shape`` (an int for 1-D):
+    a file that declares a huge dataset, or one that disagrees with the file's other arrays, is
+    refused with a ValueError naming ``what`` before anything is allocated."""
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    if key not in h:
+        raise ValueError(f"{what}: dataset {key!r} is missing")
+    ds = h[key]
+    if not hasattr(ds, "shape") or not hasattr(ds, "dtype"):
+        raise ValueError(f"{what}: {key!r} is not a dataset")
+    if ds.dtype.kind not in kind:
+        raise ValueError(f"{what}: dataset {key!r} must hold numbers, got dtype {ds.dtype}")
+    if ds.shape != shape:
+        raise ValueError(f"{what}: dataset {key!r} must have shape {shape} to match the rest of the file, "
+                         f"got {ds.shape}")
+    check_backed(ds, f"{what}: dataset {key!r}")
+    return ds[()]
+
+
+#: datasets up to this size (bytes) are read whatever the file holds for them
+BACKED_FREE_BYTES = 64 << 20
+#: a larger dataset may declare at most this many times the bytes the file stores for it
+BACKED_RATIO = 100
+
+
+def check_backed(ds, what: str) -> None:
+    """ValueError unless the file really holds the data ``ds`` declares. HDF5 lets a small file
+    declare a dataset of terabytes (chunks that were never written read as zeros), so before a
+    dataset above ``BACKED_FREE_BYTES`` is read, the bytes it declares must be at most
+    ``BACKED_RATIO`` times the bytes stored for it (compression rarely reaches 10x on weights,
+    times and ids)."""
+    declared = int(np.prod(ds.shape, dtype=np.float64) * ds.dtype.itemsize) if ds.shape else ds.dtype.itemsize
+    if declared <= BACKED_FREE_BYTES:
+        return
+    stored = int(ds.id.get_storage_size())
+    if declared > BACKED_RATIO * stored:
+        raise ValueError(f"{what} declares {declared:,} bytes but the file stores {stored:,} bytes for it; "
+                         "refusing to read it")
+
+
+@contextlib.contextmanager
+def reading(path: PathLike) -> Iterator[None]:
+    """Say which file is wrong: a ValueError raised while reading the content of ``path`` becomes
+    ``path: '<path>' is corrupt or incomplete: <what is wrong>``."""
+    try:
+        yield
+    except ValueError as e:
+        msg = str(e)
+        if msg.startswith("path: "):
+            raise
+        raise ValueError(f"path: {str(path)!r} is corrupt or incomplete: {msg}") from None

@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .files import count_attr, number_attr, read_dataset, text_attr
 from .params import LIFParams
 
 
@@ -537,3 +538,84 @@ class KernelLayout:
         cat = np.empty_like(g_global)
         cat[self.perm] = g_global
         return {n: cat[self.proj_slices[n]].copy() for n in self.proj_names}
+
+
+# ------------------------------------------------------------------------------------ HDF5 group
+def write_network_group(g, net: Network) -> None:
+    """Write populations and projections of ``net`` (and its ``readout``, if set) into an open HDF5 group."""
+    if net.readout is not None:
+        g.attrs["readout"] = net.readout
+    pg = g.create_group("populations")
+    for i, (name, p) in enumerate(net.populations.items()):
+        h = pg.create_group(name)
+        h.attrs["index"] = i
+        h.attrs["size"] = p.size
+        h.attrs["kind"] = "input" if p.is_input else "lif"
+        if p.params is not None:
+            for k, v in p.params.to_dict().items():
+                h.attrs[k] = v
+    jg = g.create_group("projections")
+    for name, pr in net.projections.items():
+        h = jg.create_group(name)
+        h.attrs["src"], h.attrs["dst"] = pr.src, pr.dst
+        h.attrs["n_pre"], h.attrs["n_post"] = pr.n_pre, pr.n_post
+        h.create_dataset("indptr", data=pr.indptr)
+        h.create_dataset("indices", data=pr.indices)
+        h.create_dataset("weights", data=pr.weights)
+        if pr.delays is not None:
+            d = h.create_dataset("delays", data=pr.delays)
+            d.attrs["units"] = "ms"
+
+
+def read_network_group(g) -> Network:
+    """Inverse of ``write_network_group``; ValueError on missing or inconsistent content.
+
+    Every size is checked against the file's other arrays before an array is read, so a corrupt
+    or hostile file is refused without allocating what it declares."""
+    readout = g.attrs.get("readout")
+    net = Network(readout=readout.decode() if isinstance(readout, bytes) else readout)
+    for part in ("populations", "projections"):
+        if part not in g:
+            raise ValueError(f"network: group {part!r} is missing")
+    pops = []
+    for name, h in g["populations"].items():
+        pops.append((count_attr(h, "index", f"population {name!r}"), name, h))
+    for index, name, h in sorted(pops, key=lambda x: x[0]):
+        what = f"population {name!r}"
+        kind = text_attr(h, "kind", what)
+        size = count_attr(h, "size", what)
+        if kind == "input":
+            net.add_input(name, size)
+        elif kind == "lif":
+            values = {k: number_attr(h, k, what) for k in ("tau_mem", "tau_syn", "v_th", "v_reset", "v_leak", "t_ref")}
+            try:
+                params = LIFParams(**values)
+            except ValueError as e:
+                raise ValueError(f"{what}: {e}") from None
+            net.add_population(name, size, params)
+        else:
+            raise ValueError(f"{what} has unknown kind {kind!r} (expected 'input' or 'lif')")
+    for name, h in g["projections"].items():
+        what = f"projection {name!r}"
+        src, dst = text_attr(h, "src", what), text_attr(h, "dst", what)
+        for role, pop in (("src", src), ("dst", dst)):
+            if pop not in net.populations:
+                raise ValueError(f"{what}: {role} population {pop!r} is not in the file")
+        n_pre, n_post = count_attr(h, "n_pre", what), count_attr(h, "n_post", what)
+        if (n_pre, n_post) != (net.populations[src].size, net.populations[dst].size):
+            raise ValueError(f"{what}: n_pre, n_post = {n_pre}, {n_post} do not match the sizes of {src!r} and "
+                             f"{dst!r} ({net.populations[src].size}, {net.populations[dst].size})")
+        indptr = read_dataset(h, "indptr", what, n_pre + 1, "iu")
+        nnz = int(indptr[-1])
+        if nnz < 0 or nnz > n_pre * n_post or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            raise ValueError(f"{what}: indptr must start at 0, be non-decreasing and end at most at "
+                             f"n_pre*n_post={n_pre * n_post}, got first {int(indptr[0])}, last {nnz}")
+        indices = read_dataset(h, "indices", what, nnz, "iu")
+        weights = read_dataset(h, "weights", what, nnz, "iuf")
+        delays = read_dataset(h, "delays", what, nnz, "iuf") if "delays" in h else None
+        try:
+            pr = Projection(src, dst, n_pre, n_post, indptr, indices, weights, delays)
+            net.add_projection(pr)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e}") from None
+    return net

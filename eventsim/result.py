@@ -155,7 +155,7 @@ class Result:
     def save(self, path) -> None:
         """Write spikes (and read-outs, recordings) to HDF5 (format ``eventsim.result``), atomically."""
         from .files import atomic_h5
-        from .io import write_spikes_group
+        from .spikes import write_spikes_group
 
         with atomic_h5(path, "eventsim.result") as f:
             f.attrs["t_max"] = self.t_max
@@ -180,8 +180,8 @@ class Result:
 
 def load_result(path):
     """Read a result file: returns ``{'t_max': float, 'spikes': {pop: SpikeBatch}, 'readout': {...}}``."""
-    from .files import open_h5
-    from .io import number_attr, read_dataset, read_spikes_group, reading
+    from .files import number_attr, open_h5, read_dataset, reading
+    from .spikes import read_spikes_group
 
     with open_h5(path, "eventsim.result") as f, reading(path):
         out = {"t_max": number_attr(f, "t_max", "result"), "spikes": read_spikes_group(f), "readout": {}}

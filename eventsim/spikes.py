@@ -11,6 +11,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .files import count_attr, read_dataset
+
 
 class SpikeBatch:
     """Spikes of a batch of samples of one population (see the module docstring)."""
@@ -192,3 +194,38 @@ def select_populations(spikes: Mapping[str, SpikeBatch], names: Sequence[str], *
     if missing and (require_all or len(missing) == len(names)):
         raise ValueError(f"{what}: no spikes for the input populations {missing} (the data have {list(spikes)})")
     return {k: spikes[k] for k in names if k in spikes}
+
+
+# ------------------------------------------------------------------------------------ HDF5 group
+def write_spikes_group(g, spikes: Mapping[str, SpikeBatch]) -> None:
+    sg = g.create_group("spikes")
+    for name, sb in spikes.items():
+        h = sg.create_group(name)
+        h.attrs["n_neurons"] = sb.n_neurons
+        h.attrs["n_samples"] = sb.n_samples
+        h.attrs["sorting"] = "by_time"
+        t = h.create_dataset("timestamps", data=sb.times)
+        t.attrs["units"] = "ms"
+        h.create_dataset("node_ids", data=sb.ids)
+        h.create_dataset("sample_offsets", data=sb.offsets)
+
+
+def read_spikes_group(g) -> Dict[str, SpikeBatch]:
+    """Inverse of ``write_spikes_group``: a dict population -> SpikeBatch. Sizes are checked
+    against each other before the arrays are read; ValueError on missing or inconsistent content."""
+    if "spikes" not in g:
+        raise ValueError("spike data: group 'spikes' is missing")
+    out = {}
+    for name, h in g["spikes"].items():
+        what = f"spikes of {name!r}"
+        n_neurons = count_attr(h, "n_neurons", what)
+        n_samples = count_attr(h, "n_samples", what)
+        offsets = read_dataset(h, "sample_offsets", what, n_samples + 1, "iu")
+        n_spikes = int(offsets[-1])
+        times = read_dataset(h, "timestamps", what, n_spikes, "iuf")
+        ids = read_dataset(h, "node_ids", what, n_spikes, "iu")
+        try:
+            out[name] = SpikeBatch(times, ids, offsets, n_neurons)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e}") from None
+    return out

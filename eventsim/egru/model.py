@@ -703,8 +703,7 @@ class EGRUClassifier:
         """Read a file written by ``save``."""
         import json
 
-        from ..files import open_h5
-        from ..io import check_backed, reading
+        from ..files import check_backed, open_h5, reading
 
         with open_h5(path, "eventsim.egru") as f, reading(path):
             try:

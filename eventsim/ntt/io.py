@@ -89,8 +89,7 @@ _DENSE_FREE = 1 << 23
 def load_result(path):
     """Read an ``NTTResult`` written by ``save_result``; ValueError on a foreign or corrupt file.
     Sizes are checked against each other and against what the file stores before anything is read."""
-    from ..files import open_h5
-    from ..io import check_backed, count_attr, read_dataset, reading, text_attr
+    from ..files import check_backed, count_attr, open_h5, read_dataset, reading, text_attr
     from .result import NTTResult
 
     with open_h5(path, FORMAT) as f, reading(path):

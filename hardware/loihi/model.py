@@ -417,7 +417,7 @@ def save_loihi(lnet: LoihiNet, path, source=None) -> None:
     import json
 
     from eventsim.files import atomic_h5
-    from eventsim.io import write_network_group
+    from eventsim.network import write_network_group
 
     with atomic_h5(path, FILE_FORMAT) as f:
         f.attrs["precision"] = lnet.precision
@@ -462,8 +462,7 @@ def save_loihi(lnet: LoihiNet, path, source=None) -> None:
 def load_loihi(path) -> LoihiNet:
     """Read a file written by ``save_loihi``. Sizes are checked against each other before any
     array is read; a missing, mistyped or inconsistent entry gives ``ValueError('path: ...')``."""
-    from eventsim.files import open_h5
-    from eventsim.io import reading
+    from eventsim.files import open_h5, reading
 
     with open_h5(path, FILE_FORMAT) as f, reading(path):
         try:
@@ -486,7 +485,7 @@ def _read_loihi(f) -> LoihiNet:
     """The LoihiNet in the open file ``f`` (see ``load_loihi``)."""
     import json
 
-    from eventsim.io import count_attr, number_attr, read_dataset, text_attr
+    from eventsim.files import count_attr, number_attr, read_dataset, text_attr
 
     def opt_text(h, key, default):
         return text_attr(h, key, "file") if key in h.attrs else default
