@@ -13,14 +13,21 @@ size (arrays of shape (n_samples, n_neurons_of_population) unless noted):
 - ``spike_kick``: heuristic kick added to dL/dV just before every spike of a neuron.
 
 Exact (the gradient returned is the true gradient of the value for the current spike pattern):
-``FirstSpikeCE`` (for samples whose label neuron fires), ``MaxVoltageCE``, ``VoltageIntegralCE``,
+``FirstSpikeCE`` (for samples whose label neuron fires, and for silent outputs, where the value is
+flat), ``MaxVoltageCE``, ``VoltageIntegralCE``,
 ``SilentPeakReg`` (pulls up the peak V of silent neurons; ``vmax_grad`` on a spiking population).
 Heuristic (documented, not a gradient of anything): ``FirstSpikeCE(silent="phantom")`` for samples
 whose label neuron is silent, and ``SpikeCountReg``. Losses are combined by passing a list.
+
+Labels are integer class indices in [0, population size), one per sample; ``check_labels`` refuses
+anything else with a ValueError naming ``labels`` (mixed types, strings, floats, NaN, negative or
+too large values, a wrong length). A sample in which no neuron of a first-spike loss's population
+fires emits a ``SilentOutputWarning`` and costs log(population size) (see ``FirstSpikeCE``).
 """
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple, Union
 
@@ -33,17 +40,104 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def check_labels(labels, n_samples: int, n_classes: int) -> np.ndarray:
-    """Labels as int64 of shape (n_samples,) in [0, n_classes); ValueError naming ``labels`` otherwise."""
-    y = np.asarray(labels)
-    if y.shape != (n_samples,):
-        raise ValueError(f"labels must have shape ({n_samples},) (one per sample), got {y.shape}")
-    if y.size and not (np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.bool_)):
-        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must be in [0, {n_classes}) (the population size), "
-                         f"got range [{y.min()}, {y.max()}]")
-    return y.astype(np.int64)
+class SilentOutputWarning(UserWarning):
+    """A first-spike loss saw samples in which no neuron of its population fired.
+
+    Such a sample cannot be classified (``predict`` returns -1 for it). ``FirstSpikeCE`` counts every
+    neuron of a silent output as firing at t_max, so the sample costs log(n_classes), the loss of a
+    uniform guess, and the loss gets no gradient from it unless a policy that pushes silent neurons
+    to fire is used (``FirstSpikeCE(silent="phantom")``, or
+    ``SilentPeakReg(population=..., scope="sample")`` in the list of losses). Emitted once per loss
+    evaluation; the attributes ``n_silent`` and ``n_samples`` hold the counts.
+    """
+
+    def __init__(self, message: str, n_silent: int = 0, n_samples: int = 0):
+        super().__init__(message)
+        self.n_silent = int(n_silent)
+        self.n_samples = int(n_samples)
+
+
+def _label_kind(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, np.integer)):
+        return "int"
+    if isinstance(v, (float, np.floating)):
+        return "float"
+    if isinstance(v, (str, bytes, np.str_, np.bytes_)):
+        return "str"
+    return type(v).__name__
+
+
+def check_labels(labels, n_samples: int, n_classes=None, name: str = "labels") -> np.ndarray:
+    """Class labels as int64 of shape (n_samples,), each in [0, n_classes); ValueError otherwise.
+
+    Labels are class indices: one integer per sample, 0 <= label < ``n_classes`` (the size of the
+    population the loss reads; ``None`` skips the upper bound). Integer arrays of any width and
+    sequences of Python or NumPy integers are accepted. Refused, with a ValueError naming ``name``
+    and the offending value: a length other than ``n_samples``, more than one dimension, mixed
+    element types (e.g. ints and strings), strings, booleans, floats (even integer-valued ones:
+    convert with ``labels.astype(int)``), NaN, negative values and values >= ``n_classes``.
+    """
+    if labels is None:
+        raise ValueError(f"{name} are required: one integer class index per sample ({n_samples} samples)")
+    if isinstance(labels, (str, bytes)):
+        raise ValueError(f"{name} must be a sequence of integer class indices, got a string {labels!r}")
+    try:
+        y = np.asarray(labels)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{name} must be a one-dimensional sequence of integers ({e})") from None
+    if y.ndim != 1:
+        raise ValueError(f"{name} must have shape ({n_samples},) (one per sample), got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"{name}: {y.shape[0]} entries for {n_samples} samples "
+                         f"(shape ({n_samples},) expected: one per sample)")
+    if y.size == 0:
+        return y.astype(np.int64)
+    if y.dtype == object or not isinstance(labels, np.ndarray):
+        elems = y.tolist() if y.dtype == object else list(labels)
+        kinds = sorted({_label_kind(v) for v in elems})
+        if len(kinds) > 1 and not set(kinds) <= {"int", "float"}:  # ints and floats: the float checks below
+            first = {}
+            for i, v in enumerate(elems):
+                first.setdefault(_label_kind(v), (i, v))
+            ex = ", ".join(f"{k} {first[k][1]!r} at index {first[k][0]}" for k in kinds)
+            raise ValueError(f"{name} mix element types ({', '.join(kinds)}): {ex}; "
+                             "labels must all be integer class indices")
+        if kinds == ["int"] and y.dtype == object:
+            try:
+                y = np.array(elems, dtype=np.int64)
+            except OverflowError:
+                raise ValueError(f"{name} hold integers beyond the int64 range") from None
+    kind = y.dtype.kind
+    if kind == "b":
+        raise ValueError(f"{name} must be integer class indices, got booleans")
+    if kind in "USO":
+        raise ValueError(f"{name} must be integer class indices, got {'strings' if kind in 'US' else 'objects'} "
+                         f"(dtype {y.dtype}, e.g. {y[0]!r} at index 0)")
+    if kind in "fc":
+        bad = np.flatnonzero(np.isnan(y)) if kind == "f" else np.zeros(0, np.int64)
+        if bad.size:
+            raise ValueError(f"{name} contain NaN ({bad.size} of {y.size}, first at index {bad[0]})")
+        frac = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if frac.size:
+            raise ValueError(f"{name} must be integers, got the non-integer value {y[frac[0]]!r} at index {frac[0]}")
+        raise ValueError(f"{name} must be an integer array, got dtype {y.dtype} (integer-valued: convert with "
+                         "labels.astype(int))")
+    if kind not in "iu":
+        raise ValueError(f"{name} must be integer class indices, got dtype {y.dtype}")
+    if kind == "u" and y.dtype.itemsize == 8 and y.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} hold integers beyond the int64 range")
+    y = y.astype(np.int64)
+    neg = np.flatnonzero(y < 0)
+    if neg.size:
+        raise ValueError(f"{name} must be >= 0 (class indices), got {int(y[neg[0]])} at index {neg[0]}")
+    if n_classes is not None:
+        high = np.flatnonzero(y >= n_classes)
+        if high.size:
+            raise ValueError(f"{name} must be in [0, {n_classes}) ({n_classes} = the size of the population the loss "
+                             f"reads), got {int(y[high[0]])} at index {high[0]} (range [{y.min()}, {y.max()}])")
+    return y
 
 
 class Loss:
@@ -51,6 +145,7 @@ class Loss:
 
     population: str = "out"
     needs = "spiking"
+    uses_labels = True  # False for regularisers, which ignore the labels
 
     def check(self, net) -> None:
         """ValueError if ``population`` does not exist in ``net`` or is of the wrong kind."""
@@ -96,9 +191,14 @@ class FirstSpikeCE(Loss):
     ``(1 - s_l)/tau0 + (alpha/tau1) exp(t_l/tau1)`` for the label neuron l, ``-s_k/tau0`` for the
     others (s = softmax(-t/tau0)), divided by the batch size.
 
-    Silent neurons (``silent``): output neurons that never fire are left out of the softmax, as in
-    the reference code. If the label neuron is silent the value counts it as firing at t_max in
-    the cross-entropy and leaves out its regulariser term; the gradient for that sample is:
+    Silent neurons (``silent``): in a sample whose label neuron fires, output neurons that never
+    fire are left out of the softmax, as in the reference code. In a sample whose label neuron is
+    silent, every silent output neuron counts as firing at t_max in the cross-entropy and the label's
+    regulariser term is left out. A sample with no output spike at all (a *silent output*) thus
+    costs log(n), n the population size: the loss of a uniform guess, worse than any network that
+    classifies better than chance, never the 0 that leaving all silent neurons out would give. Each
+    evaluation with silent outputs emits one ``SilentOutputWarning`` naming how many samples had
+    one. The gradient for a sample whose label neuron is silent is:
 
     - ``"none"`` (default, as the reference code): zero (no spike, no gradient);
     - ``"phantom"``: a heuristic push towards firing: dL/dV of the label neuron is kicked at t_max by
@@ -108,6 +208,11 @@ class FirstSpikeCE(Loss):
       at t_max = 100 ms it would be (alpha/tau1) exp(t_max/tau1), about 3000 with the paper's
       constants, and such kicks made even dense Yin-Yang networks fall silent. This is not the
       gradient of the value (the value is flat in the label neuron's weights there).
+
+    For a silent output the value is flat in every weight (all its neurons count as firing at the
+    constant t_max), so the zero gradient of ``"none"`` is exact there. ``SilentPeakReg(population=
+    "out", scope="sample")`` added to the list of losses is an exact alternative to ``"phantom"``: it
+    pulls up the peak voltage of silent output neurons (``Result.silent_peak``).
     """
 
     population: str = "out"
@@ -131,7 +236,8 @@ class FirstSpikeCE(Loss):
         fires = np.isfinite(t)
         lab_fires = fires[r, y]
         tt = np.where(fires, t, t_max)
-        z = np.where(fires | (np.arange(C)[None, :] == y[:, None]), -tt / self.tau0, -np.inf)
+        # silent neurons: left out where the label fires; at t_max (with the label) where it does not
+        z = np.where(fires | ~lab_fires[:, None], -tt / self.tau0, -np.inf)
         zmax = z.max(axis=1, keepdims=True)
         e = np.exp(z - zmax)
         s = e / e.sum(axis=1, keepdims=True)
@@ -149,6 +255,15 @@ class FirstSpikeCE(Loss):
         y = check_labels(labels, B, t.shape[1])
         if B == 0:
             return 0.0, {}
+        silent_out = ~np.isfinite(t).any(axis=1)
+        if silent_out.any():
+            k = int(silent_out.sum())
+            warnings.warn(SilentOutputWarning(
+                f"FirstSpikeCE: {k} of {B} samples had a silent output (no spike in population "
+                f"{self.population!r} within t_max = {result.t_max:g} ms); each counts as all {t.shape[1]} neurons "
+                f"firing at t_max, a loss of log({t.shape[1]}) = {math.log(t.shape[1]):.4g}, and gives no gradient "
+                "unless silent='phantom' or SilentPeakReg(population=..., scope='sample') pushes it to fire",
+                k, B), stacklevel=2)
         per, g, lab_fires, g_ce = self._terms(t, y, result.t_max)
         parts = {"first_spike_grad": g / B}
         if self.silent == "phantom" and np.any(~lab_fires):
@@ -244,6 +359,7 @@ class SpikeCountReg(Loss):
     strength_lower: float = None
     per_batch: bool = False
     needs = "spiking"
+    uses_labels = False
 
     def __post_init__(self):
         for name in ("target", "strength"):
@@ -298,6 +414,7 @@ class SilentPeakReg(Loss):
     strength: float = 1e-3
     scope: str = "batch"
     needs = "spiking"
+    uses_labels = False
 
     def __post_init__(self):
         if not (isinstance(self.strength, (int, float)) and math.isfinite(self.strength) and self.strength >= 0):

@@ -23,6 +23,11 @@ Params = Dict[str, np.ndarray]
 Schedule = Union[float, Callable[[int], float]]
 
 
+def _is_number(v) -> bool:
+    """A real number (int, float or NumPy scalar), not a bool or a string."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 @dataclass(frozen=True)
 class ExponentialDecay:
     """Learning rate ``lr0 * gamma ** (step // every)`` (step counted from 0)."""
@@ -32,12 +37,12 @@ class ExponentialDecay:
     every: int = 1
 
     def __post_init__(self) -> None:
-        if not (self.lr0 > 0 and np.isfinite(self.lr0)):
+        if not (_is_number(self.lr0) and self.lr0 > 0 and np.isfinite(self.lr0)):
             raise ValueError(f"lr0 must be positive and finite, got {self.lr0!r}")
-        if not (0 < self.gamma <= 1):
+        if not (_is_number(self.gamma) and 0 < self.gamma <= 1):
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
-        if int(self.every) < 1:
-            raise ValueError(f"every must be >= 1, got {self.every!r}")
+        if not (_is_number(self.every) and self.every >= 1):
+            raise ValueError(f"every must be a number >= 1 (steps), got {self.every!r}")
 
     def __call__(self, step: int) -> float:
         return float(self.lr0 * self.gamma ** (step // self.every))
@@ -46,7 +51,7 @@ class ExponentialDecay:
 def _check_lr(lr: Schedule) -> None:
     if callable(lr):
         return
-    if not (np.isfinite(lr) and lr > 0):
+    if not (_is_number(lr) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number or a schedule, got {lr!r}")
 
 
@@ -55,7 +60,7 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
 
     Returns the norm before clipping.
     """
-    if not (max_norm > 0):
+    if not (_is_number(max_norm) and max_norm > 0):
         raise ValueError(f"max_norm must be positive, got {max_norm!r}")
     total = float(np.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values())))
     if total > max_norm:
@@ -109,7 +114,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Params, lr: Schedule = 1e-2, momentum: float = 0.0):
         super().__init__(params, lr)
-        if not (0.0 <= momentum < 1.0):
+        if not (_is_number(momentum) and 0.0 <= momentum < 1.0):
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
         self.buf = {k: np.zeros_like(p) for k, p in params.items()}
@@ -147,13 +152,16 @@ class Adam(Optimizer):
     def __init__(self, params: Params, lr: Schedule = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
-        if not (np.isfinite(weight_decay) and weight_decay >= 0):
+        if not (_is_number(weight_decay) and np.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
         self.weight_decay = float(weight_decay)
-        b1, b2 = betas
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be a pair (b1, b2) in [0, 1), got {betas!r}") from None
+        if not (_is_number(b1) and _is_number(b2) and 0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"betas must lie in [0, 1), got {betas!r}")
-        if not (eps > 0):
+        if not (_is_number(eps) and np.isfinite(eps) and eps > 0):
             raise ValueError(f"eps must be positive, got {eps!r}")
         self.b1, self.b2, self.eps = float(b1), float(b2), float(eps)
         self.m = {k: np.zeros_like(p) for k, p in params.items()}

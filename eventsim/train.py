@@ -13,22 +13,38 @@
 
 Checkpoint file (format ``eventsim.checkpoint``, version 1)::
 
-    attrs    epoch (epochs completed), optimizer ('Adam'|'SGD'), config (JSON: lr, lr_decay,
-             batch_size, seed, grad_clip, t_max, n_samples), rng_state (JSON of the PCG64 state),
-             best_val_acc, best_epoch
+    attrs    epoch (epochs completed), optimizer ('Adam'|'SGD'), config (JSON, below),
+             rng_state (JSON of the PCG64 state), best_val_acc, best_epoch
     /network     the network (``eventsim.io.write_network_group``)
     /optimizer   the optimiser's ``state_dict()`` (step count, Adam moments / SGD momentum)
     /history     one float64 dataset per history key
     /best        weights of the best validation epoch (only with ``restore_best``)
 
+``config`` records what the run was made with (its provenance, ``PROVENANCE_KEYS``):
+``data_sha256`` (``data_fingerprint`` of the training inputs and labels), ``n_samples``,
+``val_sha256`` (the same for ``val``, or null; compared only when both runs have ``val``),
+``batch_size``, ``seed``, ``t_max`` (ms), ``loss`` (class and settings of every loss),
+``optimizer`` (class, betas/eps/weight decay or momentum; for an optimiser object also its
+learning-rate schedule), ``lr`` and ``lr_decay`` (null for an optimiser object), ``grad_clip``, ``augment`` (the augmentation function's qualified name, or null),
+plus ``resumed_with_mismatch``: every resume that was allowed to differ (epoch, and per field the
+checkpoint's and the new value).
+
 Resuming (``resume=True``) restores all of it, so training 2 epochs equals training 1 epoch,
-resuming and training 1 more, bit for bit (tests/test_train.py).
+resuming and training 1 more, bit for bit (tests/test_train.py). It first compares the recorded
+provenance with the run's and refuses any difference with a ValueError naming each differing field
+with both values, unless ``allow_mismatch=True`` (then a ``CheckpointWarning`` lists them and the
+new checkpoint records them). Checkpoints written before the provenance was recorded have only
+lr, lr_decay, batch_size, seed, grad_clip, t_max and n_samples: those are compared, and the
+missing fields are reported by a ``CheckpointWarning``.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -36,7 +52,7 @@ import numpy as np
 
 from .files import atomic_h5, open_h5
 from .io import read_network_group, write_network_group
-from .losses import LossSpec, as_list
+from .losses import LossSpec, as_list, check_labels
 from .network import Network
 from .optim import SGD, Adam, ExponentialDecay, Optimizer, clip_grad_norm
 from .params import positive_ms
@@ -48,16 +64,112 @@ Callback = Callable[[int, History], Optional[bool]]
 HISTORY_KEYS = ("loss", "acc", "val_loss", "val_acc", "lr", "epoch_s")
 
 
-def _check_data(inputs, labels, name: str) -> np.ndarray:
+PROVENANCE_KEYS = ("data_sha256", "n_samples", "val_sha256", "batch_size", "seed", "t_max", "loss", "optimizer",
+                   "lr", "lr_decay", "grad_clip", "augment")
+
+
+class CheckpointWarning(UserWarning):
+    """Resuming from a checkpoint whose provenance could not be checked in full (it was written
+    before checkpoints recorded it) or differs from the run's and was allowed (``allow_mismatch``)."""
+
+
+def _n_classes(net: Network, losses) -> Optional[int]:
+    """The smallest population size among the losses that read labels (None if none does)."""
+    sizes = [net.population(l.population).size for l in losses if getattr(l, "uses_labels", True)]
+    return min(sizes) if sizes else None
+
+
+def _check_data(inputs, labels, name: str = "inputs", labels_name: str = "labels",
+                n_classes: Optional[int] = None) -> np.ndarray:
+    """ValueError unless ``inputs`` is a SpikeBatch and ``labels`` one class index in
+    [0, n_classes) per sample (``eventsim.losses.check_labels``); the labels as int64."""
     if not isinstance(inputs, SpikeBatch):
         raise ValueError(f"{name} must be a SpikeBatch (see eventsim.data.latency_encode), "
                          f"got {type(inputs).__name__}")
-    y = np.asarray(labels)
-    if y.shape != (inputs.n_samples,):
-        raise ValueError(f"{name} labels must have shape ({inputs.n_samples},) (one per sample), got {y.shape}")
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{name} labels must be integers, got dtype {y.dtype}")
-    return y.astype(np.int64)
+    return check_labels(labels, inputs.n_samples, n_classes, name=labels_name)
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def data_fingerprint(inputs: SpikeBatch, labels) -> str:
+    """SHA-256 (hex) of a data set: the spike arrays of ``inputs`` (offsets, ids, times; sample and
+    neuron counts) and the labels as int64, little-endian. Equal for equal data whatever the
+    arrays' dtypes; any changed spike time, neuron, sample order or label changes it."""
+    h = hashlib.sha256(b"eventsim.data/1")
+    h.update(np.asarray([inputs.n_samples, inputs.n_neurons], dtype="<i8").tobytes())
+    y = np.asarray(labels) if labels is not None else np.zeros(0)
+    for arr, dt in ((inputs.offsets, "<i8"), (inputs.ids, "<i8"), (inputs.times, "<f8"), (y, "<i8")):
+        a = np.ascontiguousarray(arr, dtype=dt)
+        h.update(np.asarray([a.size], dtype="<i8").tobytes())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _jsonable(x):
+    return json.loads(json.dumps(x, default=lambda v: v.item() if hasattr(v, "item") else repr(v)))
+
+
+def _loss_settings(losses) -> List[Dict]:
+    out = []
+    for l in losses:
+        d = {"class": type(l).__name__}
+        if dataclasses.is_dataclass(l):
+            d.update({f.name: getattr(l, f.name) for f in dataclasses.fields(l)})
+        out.append(d)
+    return _jsonable(out)
+
+
+def _schedule_settings(lr):
+    if isinstance(lr, ExponentialDecay):
+        return {"ExponentialDecay": {"lr0": float(lr.lr0), "gamma": float(lr.gamma), "every": int(lr.every)}}
+    if callable(lr):
+        return "callable " + getattr(lr, "__qualname__", type(lr).__name__)
+    return float(lr)
+
+
+def _optimizer_settings(opt: Optimizer, schedule: bool = True) -> Dict:
+    """Class and hyper-parameters of ``opt``; its learning-rate schedule too with ``schedule``
+    (an optimiser that ``fit`` builds from ``lr``/``lr_decay`` records those instead)."""
+    d = {"class": type(opt).__name__}
+    if schedule:
+        d["lr"] = _schedule_settings(opt.lr)
+    for k in ("b1", "b2", "eps", "weight_decay", "momentum"):
+        if hasattr(opt, k):
+            d[k] = float(getattr(opt, k))
+    return _jsonable(d)
+
+
+def _callable_name(fn) -> Optional[str]:
+    if fn is None:
+        return None
+    return f"{getattr(fn, '__module__', None) or ''}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
+def provenance_mismatches(recorded: Dict, current: Dict) -> Dict[str, Tuple]:
+    """``{field: (recorded, current)}`` for every field of ``PROVENANCE_KEYS`` that ``recorded`` (a
+    checkpoint's config) holds and that differs in ``current``. ``lr``/``lr_decay`` are compared
+    only when both runs set them (an optimiser object carries its schedule in ``optimizer``), and
+    ``val_sha256`` only when both runs have validation data (validation never changes the weights;
+    a resume may leave it out)."""
+    current = _jsonable(current)
+    out = {}
+    for k in PROVENANCE_KEYS:
+        if k not in recorded:
+            continue
+        a, b = recorded[k], current.get(k)
+        if k in ("lr", "lr_decay", "val_sha256") and (a is None or b is None):
+            continue
+        if a != b:
+            out[k] = (a, b)
+    return out
+
+
+def _short(v) -> str:
+    return json.dumps(v, default=str)
 
 
 def _check_t_max(t_max) -> float:
@@ -67,7 +179,10 @@ def _check_t_max(t_max) -> float:
 def predict(net: Network, inputs: SpikeBatch, loss: LossSpec, t_max: float, batch_size: int = 1000) -> np.ndarray:
     """Predicted class per sample (the first loss's ``predict``; -1 where it cannot decide)."""
     first = as_list(loss)[0]
+    if not isinstance(inputs, SpikeBatch):
+        raise ValueError(f"inputs must be a SpikeBatch (see eventsim.data.latency_encode), got {type(inputs).__name__}")
     t_max = _check_t_max(t_max)
+    batch_size = _check_int("batch_size", batch_size, 1)
     out = []
     for a in range(0, inputs.n_samples, batch_size):
         idx = np.arange(a, min(inputs.n_samples, a + batch_size))
@@ -80,15 +195,20 @@ def evaluate(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: fl
     """(mean loss, accuracy in [0, 1]) of ``net`` on a data set; the first loss predicts.
 
     The loss is the sum of the losses in ``loss`` (as in training), averaged over the samples.
+    ``labels``: one integer class index per sample, in [0, size of the loss's population); anything
+    else raises ValueError naming ``labels`` (``eventsim.losses.check_labels``). ``t_max`` in ms.
     """
     losses = as_list(loss)
-    labels = _check_data(inputs, labels, "evaluate")
+    if not isinstance(net, Network):
+        raise ValueError(f"net must be a Network, got {type(net).__name__}")
+    for l in losses:
+        l.check(net)
+    labels = _check_data(inputs, labels, n_classes=_n_classes(net, losses))
     t_max = _check_t_max(t_max)
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    batch_size = _check_int("batch_size", batch_size, 1)
     n = inputs.n_samples
     if n == 0:
-        raise ValueError("evaluate: inputs has no samples")
+        raise ValueError("inputs has no samples (evaluate needs at least one)")
     tot_l, correct = 0.0, 0
     for a in range(0, n, int(batch_size)):
         idx = np.arange(a, min(n, a + int(batch_size)))
@@ -101,7 +221,7 @@ def evaluate(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: fl
 
 
 def accuracy(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float) -> float:
-    """Fraction of samples the first loss's ``predict`` gets right."""
+    """Fraction of samples the first loss's ``predict`` gets right (labels checked as in ``evaluate``)."""
     return evaluate(net, inputs, labels, loss, t_max)[1]
 
 
@@ -161,13 +281,22 @@ def _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch) -> Optimiz
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam', 'sgd' or an eventsim.optim.Optimizer, got {optimizer!r}")
     try:
+        if isinstance(lr, (str, bytes, bool)):
+            raise TypeError
         lr_f = float(lr)
     except (TypeError, ValueError):
         raise ValueError(f"lr must be a positive number, got {lr!r}") from None
     if not (math.isfinite(lr_f) and lr_f > 0):
         raise ValueError(f"lr must be positive and finite, got {lr!r}")
-    if not (0 < lr_decay <= 1):
+    try:
+        if isinstance(lr_decay, (str, bytes, bool)):
+            raise TypeError
+        decay_f = float(lr_decay)
+    except (TypeError, ValueError):
+        raise ValueError(f"lr_decay must be a number in (0, 1], got {lr_decay!r}") from None
+    if not (0 < decay_f <= 1):
         raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
+    lr_decay = decay_f
     schedule = ExponentialDecay(lr_f, float(lr_decay), every=steps_per_epoch)
     return Adam(params, lr=schedule) if optimizer == "adam" else SGD(params, lr=schedule)
 
@@ -180,26 +309,33 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         grad_clip: Optional[float] = None, progress: bool = True,
         callbacks: Union[None, Callback, Sequence[Callback]] = None,
         restore_best: bool = False, eval_batch_size: int = 1000,
-        augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None) -> History:
+        augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None,
+        allow_mismatch: bool = False) -> History:
     """Train ``net`` in place with exact EventProp gradients; returns the history.
 
     Args:
         net: network to train (its ``parameters()`` are updated in place).
-        inputs: training inputs (SpikeBatch).
-        labels: int labels of shape (n_samples,).
+        inputs: training inputs (SpikeBatch, at least one sample).
+        labels: one integer class index per sample, shape (n_samples,), each in [0, size of the
+            population each label-reading loss reads); anything else (mixed types, strings, floats,
+            NaN, negative or too large values, a wrong length) raises ValueError naming ``labels``.
         loss: loss or list of losses (``eventsim.losses``, summed); the first one predicts.
         t_max: simulated time per sample (ms).
         optimizer: ``"adam"`` (b1 0.9, b2 0.999, eps 1e-8), ``"sgd"``, or an
             ``eventsim.optim.Optimizer`` built on ``net.parameters()`` (then ``lr``/``lr_decay`` are
             ignored: it carries its own schedule).
-        lr: learning rate.
-        lr_decay: decay factor of the learning rate per epoch (``ExponentialDecay``).
-        epochs: total number of epochs (a resumed run continues up to this number).
-        batch_size: samples per gradient step; the last partial batch is kept.
+        lr: learning rate (positive, finite).
+        lr_decay: decay factor of the learning rate per epoch (``ExponentialDecay``), in (0, 1].
+        epochs: total number of epochs, >= 1 (a resumed run continues up to this number, which must
+            not be below the checkpoint's epoch).
+        batch_size: samples per gradient step (>= 1); the last partial batch is kept, and a
+            ``batch_size`` above the number of samples gives one batch of all of them per epoch.
         seed: seeds the shuffling generator (PCG64), whose state is checkpointed.
         val: optional ``(inputs, labels)`` evaluated after every epoch (``val_loss``, ``val_acc``).
         checkpoint: HDF5 path written after every epoch (atomic rename).
-        resume: continue from ``checkpoint`` (must exist; network shape and optimiser type must match).
+        resume: continue from ``checkpoint`` (must exist; network shape and optimiser type must match,
+            and so must the recorded provenance: training data, batch size, seed, t_max, losses,
+            optimiser settings, grad_clip, augmentation, validation data; see ``allow_mismatch``).
         grad_clip: optional maximum global L2 norm of the gradient.
         progress: tqdm bar with the running loss and accuracy of the epoch.
         callbacks: callable(s) ``cb(epoch, history)`` run after every epoch (``epoch`` counted from
@@ -210,6 +346,10 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         augment: optional ``augment(batch, rng) -> SpikeBatch`` applied to every training mini-batch
             (e.g. ``eventsim.data.drop_spikes``); ``rng`` is the training generator, so augmented
             runs stay deterministic and resume exactly. Validation data is never augmented.
+        allow_mismatch: with ``resume``: continue even if the checkpoint was made with other data or
+            settings (``PROVENANCE_KEYS``); the differences are reported by a ``CheckpointWarning``
+            and recorded in the new checkpoint (``resumed_with_mismatch``). Without it such a resume
+            raises ValueError naming every differing field with both values.
 
     Returns:
         history: dict of per-epoch lists ``loss``/``acc`` (running means over the epoch, while the
@@ -220,27 +360,30 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
 
     if not isinstance(net, Network):
         raise ValueError(f"net must be a Network, got {type(net).__name__}")
-    labels = _check_data(inputs, labels, "inputs")
     losses = as_list(loss)
     for l in losses:
         l.check(net)
-    t_max = _check_t_max(t_max)
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if grad_clip is not None and not (isinstance(grad_clip, (int, float)) and math.isfinite(grad_clip)
-                                      and grad_clip > 0):
-        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
+    n_classes = _n_classes(net, losses)
+    if not isinstance(inputs, SpikeBatch):
+        raise ValueError(f"inputs must be a SpikeBatch (see eventsim.data.latency_encode), got {type(inputs).__name__}")
     n = inputs.n_samples
     if n == 0:
-        raise ValueError("inputs has no samples")
+        raise ValueError("inputs has no samples (training needs at least one)")
+    labels = _check_data(inputs, labels, n_classes=n_classes)
+    t_max = _check_t_max(t_max)
+    epochs = _check_int("epochs", epochs, 1)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    seed = _check_int("seed", seed, 0)
+    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
+    if grad_clip is not None and (isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float, np.floating))
+                                  or not (math.isfinite(grad_clip) and grad_clip > 0)):
+        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
     if val is not None:
         if not (isinstance(val, (tuple, list)) and len(val) == 2):
             raise ValueError("val must be a pair (inputs: SpikeBatch, labels)")
-        val = (val[0], _check_data(val[0], val[1], "val"))
+        if isinstance(val[0], SpikeBatch) and val[0].n_samples == 0:
+            raise ValueError("val inputs have no samples")
+        val = (val[0], _check_data(val[0], val[1], "val inputs", "val labels", n_classes=n_classes))
     if restore_best and val is None:
         raise ValueError("restore_best needs val=(inputs, labels)")
     if augment is not None and not callable(augment):
@@ -264,14 +407,43 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
     rng = np.random.Generator(np.random.PCG64(int(seed)))
     history: History = {k: [] for k in HISTORY_KEYS}
     best: Tuple[float, int, Optional[Dict[str, np.ndarray]]] = (-1.0, -1, None)
-    config = {"lr": lr if not isinstance(optimizer, Optimizer) else None, "lr_decay": lr_decay,
-              "batch_size": int(batch_size), "seed": int(seed), "grad_clip": grad_clip, "t_max": t_max,
-              "n_samples": int(n)}
+    own = not isinstance(optimizer, Optimizer)
+    config = _jsonable({
+        "data_sha256": data_fingerprint(inputs, labels), "n_samples": int(n),
+        "val_sha256": data_fingerprint(val[0], val[1]) if val is not None else None,
+        "batch_size": int(batch_size), "seed": int(seed), "t_max": float(t_max), "loss": _loss_settings(losses),
+        "optimizer": _optimizer_settings(opt, schedule=not own), "lr": float(lr) if own else None,
+        "lr_decay": float(lr_decay) if own else None,
+        "grad_clip": float(grad_clip) if grad_clip is not None else None, "augment": _callable_name(augment),
+        "resumed_with_mismatch": []})
     start = 0
     if resume:
         if ckpt is None or not ckpt.exists():
             raise ValueError(f"resume needs an existing checkpoint file, got checkpoint={checkpoint!r}")
         c = load_checkpoint(ckpt)
+        if c["epoch"] > epochs:
+            raise ValueError(f"epochs is the total number of epochs; the checkpoint {str(ckpt)!r} has completed "
+                             f"{c['epoch']} already, got epochs={epochs}")
+        rec = c["config"]
+        diffs = provenance_mismatches(rec, config)
+        if diffs and not allow_mismatch:
+            raise ValueError(
+                f"checkpoint {str(ckpt)!r} was made with other data or settings than this run: "
+                + "; ".join(f"{k}: checkpoint {_short(a)}, this run {_short(b)}" for k, (a, b) in diffs.items())
+                + ". Resume with the checkpoint's data and settings, or pass allow_mismatch=True "
+                  "(--allow-mismatch on the command line) to resume anyway")
+        if diffs:
+            warnings.warn(CheckpointWarning(
+                f"resuming {str(ckpt)!r} with other data or settings (allow_mismatch=True): "
+                + "; ".join(f"{k}: checkpoint {_short(a)}, this run {_short(b)}" for k, (a, b) in diffs.items())),
+                stacklevel=2)
+        missing = [k for k in PROVENANCE_KEYS if k not in rec]
+        if missing:
+            warnings.warn(CheckpointWarning(
+                f"checkpoint {str(ckpt)!r} does not record {', '.join(missing)} (written by an older eventsim): "
+                "those cannot be compared with this run's; resuming"), stacklevel=2)
+        config["resumed_with_mismatch"] = list(rec.get("resumed_with_mismatch", [])) + (
+            [{"epoch": int(c["epoch"]), "fields": {k: [a, b] for k, (a, b) in diffs.items()}}] if diffs else [])
         cparams = c["network"].parameters()
         if set(cparams) != set(params):
             raise ValueError(f"checkpoint {str(ckpt)!r} has projections {sorted(cparams)}, "
@@ -352,9 +524,45 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
     return history
 
 
+def _fmt_setting(d: Dict) -> str:
+    d = dict(d)
+    name = d.pop("class", "?")
+    return f"{name}(" + ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in d.items()) + ")"
+
+
+def describe_provenance(config: Dict) -> List[str]:
+    """Readable lines about what a checkpoint was made with (its ``config``, see ``PROVENANCE_KEYS``)."""
+    if not config:
+        return ["  provenance: not recorded"]
+    lines = []
+    if "data_sha256" in config:
+        lines.append(f"  training data: {config.get('n_samples')} samples, SHA-256 {config['data_sha256']}")
+        v = config.get("val_sha256")
+        lines.append(f"  validation data: {'SHA-256 ' + v if v else 'none'}")
+    else:
+        lines.append(f"  training data: {config.get('n_samples')} samples; no fingerprint, loss or optimiser "
+                     "settings recorded (written by an older eventsim)")
+    t_max = config.get("t_max")
+    lines.append(f"  batch_size {config.get('batch_size')}, seed {config.get('seed')}, t_max "
+                 f"{'%g ms' % t_max if isinstance(t_max, (int, float)) else t_max}, grad_clip {config.get('grad_clip')}"
+                 + (f", lr {config['lr']}, lr_decay {config['lr_decay']}" if config.get("lr") is not None else ""))
+    if "loss" in config:
+        lines.append("  loss: " + " + ".join(_fmt_setting(d) for d in config["loss"]))
+    if isinstance(config.get("optimizer"), dict):
+        lines.append("  optimiser: " + _fmt_setting(config["optimizer"]))
+    if "augment" in config:
+        lines.append(f"  augment: {config['augment'] or 'none'}")
+    for r in config.get("resumed_with_mismatch", []):
+        lines.append(f"  resumed at epoch {r['epoch']} with other " + "; ".join(
+            f"{k} (was {_short(a)}, now {_short(b)})" for k, (a, b) in r["fields"].items()))
+    return lines
+
+
 def describe_checkpoint(ck: Dict) -> List[str]:
     """Readable lines about a loaded checkpoint (``load_checkpoint``): epoch, optimiser, the last
-    epoch's figures, the best validation epoch, the run's configuration and its network."""
+    epoch's figures, the best validation epoch, what the run was made with (training and validation
+    data fingerprints, batch size, seed, t_max, losses, optimiser settings, augmentation, resumes
+    with other settings) and its network."""
     from .io import describe_network
 
     lines = [f"epoch {ck['epoch']}, optimiser {ck['optimizer']}"
@@ -364,8 +572,7 @@ def describe_checkpoint(ck: Dict) -> List[str]:
         lines.append("  last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
     if ck["best"] is not None:
         lines.append(f"  best validation accuracy {100 * ck['best'][0]:.2f} % at epoch {ck['best'][1] + 1}")
-    if ck["config"]:
-        lines.append("  config: " + json.dumps(ck["config"], default=str)[:300])
+    lines.extend(describe_provenance(ck["config"]))
     lines.append("  network: " + describe_network(ck["network"])[0])
     lines.extend("  " + line for line in describe_network(ck["network"])[1:])
     return lines

@@ -103,7 +103,8 @@ def data():
 
 def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = None, quick: bool = False,
           progress: bool = True, lr: float = LR, lr_decay: float = LR_DECAY, batch_size: int = BATCH, hidden: int = HIDDEN,
-          weight_decay: float = WEIGHT_DECAY, augment=AUGMENT, resume: bool = False, log=None) -> Dict:
+          weight_decay: float = WEIGHT_DECAY, augment=AUGMENT, resume: bool = False, log=None,
+          allow_mismatch: bool = False) -> Dict:
     """Train one seed; returns metrics. With ``out_dir``: network, checkpoint, curves and raster PNGs, JSON.
 
     ``augment``: (max rotation deg, max relative scale, max shift px) of the training-image
@@ -116,7 +117,8 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
     opt = Adam(net.parameters(), lr=ExponentialDecay(lr, lr_decay, every=-(-len(splits[0][1]) // batch_size)),
                weight_decay=weight_decay)
     return run("digits", net, splits, loss(), T_MAX, epochs=epochs, seed=seed, batch_size=batch_size, optimizer=opt,
-               out_dir=out_dir, progress=progress, resume=resume, log=log, select=SELECT, augment=augmenter(augment),
+               out_dir=out_dir, progress=progress, resume=resume,
+               allow_mismatch=allow_mismatch, log=log, select=SELECT, augment=augmenter(augment),
                title=f"digits 65-{hidden}-10, EventProp (seed {seed})", raster_populations=("hidden",),
                metrics={"hidden": hidden, "quick": bool(quick), "lr": lr, "lr_decay": lr_decay,
                         "weight_decay": weight_decay, "batch_size": batch_size,
@@ -151,6 +153,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default {','.join(str(a) for a in AUGMENT) if AUGMENT else 'none'})")
     p.add_argument("--out", default="results/digits", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.h5")
+    p.add_argument("--allow-mismatch", action="store_true",
+                   help="with --resume: continue even if the checkpoint was made with other data or settings")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -162,6 +166,6 @@ def cli_train(args: argparse.Namespace) -> int:
     m = train(seed=args.seed, epochs=args.epochs, out_dir=args.out, quick=args.quick, progress=not args.no_progress,
               lr=args.lr, lr_decay=args.lr_decay, batch_size=args.batch_size, hidden=args.hidden,
               weight_decay=args.weight_decay, augment=args.augment, resume=args.resume,
-              log=_print_flush if args.no_progress else None)
+              allow_mismatch=args.allow_mismatch, log=_print_flush if args.no_progress else None)
     print(json.dumps(m))
     return 0

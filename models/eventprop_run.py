@@ -27,7 +27,8 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
         out_dir: Optional[str] = None, progress: bool = True, resume: bool = False,
         log: Optional[Callable[[str], None]] = None, title: str = "", raster_populations: Sequence[str] = ("hidden",),
         metrics: Optional[Dict[str, Any]] = None, select: str = "best",
-        augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None) -> Dict[str, Any]:
+        augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None,
+        allow_mismatch: bool = False) -> Dict[str, Any]:
     """Train ``net`` in place on ``splits = (train, val, test)`` and return the metrics.
 
     ``optimizer``/``lr``/``lr_decay``: as ``eventsim.train.fit``. ``log``: ``print``-like, one line per
@@ -35,7 +36,9 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
     first in the returned dict (``recipe`` = ``name`` is added). ``select``: ``"best"`` finishes with
     the weights of the epoch of best validation accuracy, ``"last"`` with the last epoch's (the
     validation accuracy is recorded either way). ``augment``: as ``eventsim.train.fit`` (training
-    mini-batches only).
+    mini-batches only). ``resume``/``allow_mismatch``: as ``eventsim.train.fit`` (the checkpoint is
+    ``out_dir/checkpoint.h5``; a checkpoint made with other data or settings is refused unless
+    ``allow_mismatch``).
     """
     if select not in ("best", "last"):
         raise ValueError(f"select must be 'best' or 'last', got {select!r}")
@@ -56,7 +59,7 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
     hist = es.train.fit(net, tr, y, loss, t_max, optimizer=optimizer, epochs=epochs, batch_size=batch_size, lr=lr,
                         lr_decay=lr_decay, seed=seed, val=(va, yv), progress=progress, restore_best=select == "best",
                         callbacks=[_log], checkpoint=(out / "checkpoint.h5") if out else None, resume=resume,
-                        augment=augment)
+                        augment=augment, allow_mismatch=allow_mismatch)
     wall = time.perf_counter() - t0
     test_loss, test_acc = es.train.evaluate(net, te, yt, loss, t_max)
     n_ep = len(hist["loss"])

@@ -81,7 +81,8 @@ def data():
 
 def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = None, quick: bool = False,
           progress: bool = True, lr: float = LR, lr_decay: float = LR_DECAY, batch_size: int = BATCH, hidden: int = HIDDEN,
-          t_max: float = T_MAX, resume: bool = False, log=None) -> Dict:
+          t_max: float = T_MAX, resume: bool = False, log=None,
+          allow_mismatch: bool = False) -> Dict:
     """Train one seed of the recipe; returns the metrics dict.
 
     Args:
@@ -91,13 +92,16 @@ def train(seed: int = 0, epochs: Optional[int] = None, out_dir: Optional[str] = 
             ``yinyang_curves.png``, ``yinyang_raster.png``, ``yinyang_metrics.json``.
         quick: the ``make demo`` budget (fewer epochs).
         resume: continue from ``out_dir/checkpoint.h5``.
+        allow_mismatch: with ``resume``: continue even if the checkpoint was made with other data or
+            settings (otherwise refused with a ValueError naming the differing fields).
         log: optional ``print``-like function called once per epoch with a summary line.
     """
     if epochs is None:
         epochs = QUICK_EPOCHS if quick else EPOCHS
     net = build(seed, hidden)
     return run("yinyang", net, data(), loss(), t_max, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
-               lr_decay=lr_decay, out_dir=out_dir, progress=progress, resume=resume, log=log,
+               lr_decay=lr_decay, out_dir=out_dir, progress=progress, resume=resume,
+               allow_mismatch=allow_mismatch, log=log,
                select=QUICK_SELECT if quick else SELECT,
                title=f"Yin-Yang 5-{hidden}-3, EventProp (seed {seed})", raster_populations=("hidden", "out"),
                metrics={"hidden": hidden, "quick": bool(quick), "lr_decay": lr_decay})
@@ -124,6 +128,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=BATCH, help="samples per mini-batch")
     p.add_argument("--out", default="results/yinyang", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.h5")
+    p.add_argument("--allow-mismatch", action="store_true",
+                   help="with --resume: continue even if the checkpoint was made with other data or settings")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -134,6 +140,6 @@ def _print_flush(*a) -> None:
 def cli_train(args: argparse.Namespace) -> int:
     m = train(seed=args.seed, epochs=args.epochs, out_dir=args.out, quick=args.quick, progress=not args.no_progress,
               lr=args.lr, lr_decay=args.lr_decay, batch_size=args.batch_size, hidden=args.hidden, resume=args.resume,
-              log=_print_flush if args.no_progress else None)
+              allow_mismatch=args.allow_mismatch, log=_print_flush if args.no_progress else None)
     print(json.dumps(m))
     return 0

@@ -78,7 +78,7 @@ def test_info_describes_every_core_format(tmp_path, capsys):
         "in.h5": ["spike data", "in: 2 samples x 4 neurons, 3 spikes"],
         "res.h5": ["simulation result", "simulated 40 ms", f"hidden: 2 samples x 12 neurons, {res.spikes('hidden').n_spikes} spikes"],
         "c.h5": ["connectome", f"4 -> 12: {proj.n_synapses} synapses", "method: test"],
-        "ck.h5": ["training checkpoint", "epoch 3, optimiser Adam", "last epoch: acc 0.7, loss 0.5", '"seed": 5'],
+        "ck.h5": ["training checkpoint", "epoch 3, optimiser Adam", "last epoch: acc 0.7, loss 0.5", "seed 5"],
         "egru.h5": ["EGRU model", "EGRU classifier 3 -> [5] -> 2"],
         "table.jsonl": ["results table, 2 rows; study s", "columns: study, seed, acc, extra"],
         "m.json": ["metrics of recipe yinyang", "test_acc: 0.97", "history: 1 entries"],
