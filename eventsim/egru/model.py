@@ -568,6 +568,9 @@ class EGRUClassifier:
 
     def _check_targets(self, targets, B: int) -> np.ndarray:
         t = np.asarray(targets)
+        if t.dtype.kind not in "iuf":
+            raise ValueError(f"{'labels' if self.loss == 'ce' else 'targets'} must be numbers, got dtype {t.dtype} "
+                             f"(first entries {t.ravel()[:3].tolist()})")
         if self.loss == "ce":
             if t.shape != (B,):
                 raise ValueError(f"labels must have shape ({B},), got {t.shape}")
