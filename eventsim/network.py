@@ -572,8 +572,7 @@ def read_network_group(g) -> Network:
 
     Every size is checked against the file's other arrays before an array is read, so a corrupt
     or hostile file is refused without allocating what it declares."""
-    readout = g.attrs.get("readout")
-    net = Network(readout=readout.decode() if isinstance(readout, bytes) else readout)
+    net = Network(readout=text_attr(g, "readout", "network") if "readout" in g.attrs else None)
     for part in ("populations", "projections"):
         if part not in g:
             raise ValueError(f"network: group {part!r} is missing")

@@ -50,7 +50,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .files import atomic_h5, open_h5
+from .files import atomic_h5, check_backed, count_attr, number_attr, open_h5, reading, text_attr
 from .io import read_network_group, write_network_group
 from .losses import LossSpec, as_list, check_labels
 from .network import Network
@@ -255,20 +255,35 @@ def load_checkpoint(path) -> Dict:
     """Contents of a checkpoint as a dict: ``network`` (Network), ``optimizer_state``, ``optimizer``
     (class name), ``epoch``, ``history``, ``rng_state`` (dict or None), ``config`` (dict) and ``best``
     ((val_acc, epoch, weights) or None)."""
-    with open_h5(path, "eventsim.checkpoint") as f:
+    with open_h5(path, "eventsim.checkpoint") as f, reading(path):
         net = read_network_group(f["network"])
         state: Dict[str, np.ndarray] = {}
-        f["optimizer"].visititems(lambda k, v: state.__setitem__(k, v[()]) if hasattr(v, "shape") else None)
-        history = {k: [float(x) for x in v[()]] for k, v in f["history"].items()}
-        rng_state = json.loads(f.attrs["rng_state"]) if "rng_state" in f.attrs else None
+
+        def read_state(k, v):
+            if hasattr(v, "shape"):
+                check_backed(v, f"optimiser state {k!r}")
+                state[k] = v[()]
+        f["optimizer"].visititems(read_state)
+        history = {}
+        for k, v in f["history"].items():
+            check_backed(v, f"history {k!r}")
+            if v.dtype.kind not in "iuf" or len(v.shape) != 1:
+                raise ValueError(f"history {k!r} must be a 1-D array of numbers, got {v.dtype} {v.shape}")
+            history[k] = [float(x) for x in v[()]]
+        rng_state = json.loads(text_attr(f, "rng_state", "checkpoint")) if "rng_state" in f.attrs else None
         best = None
         if "best" in f:
-            best = (float(f.attrs["best_val_acc"]), int(f.attrs["best_epoch"]),
-                    {k: v[()] for k, v in f["best"].items()})
-        opt_name = f.attrs["optimizer"]
-        return {"network": net, "optimizer_state": state, "optimizer": str(opt_name),
-                "epoch": int(f.attrs["epoch"]), "history": history, "rng_state": rng_state,
-                "config": json.loads(f.attrs.get("config", "{}")), "best": best}
+            best_w = {}
+            for k, v in f["best"].items():
+                check_backed(v, f"best weights {k!r}")
+                best_w[k] = v[()]
+            best = (number_attr(f, "best_val_acc", "checkpoint"), count_attr(f, "best_epoch", "checkpoint"), best_w)
+        config = json.loads(text_attr(f, "config", "checkpoint")) if "config" in f.attrs else {}
+        if not isinstance(config, dict):
+            raise ValueError(f"checkpoint: attribute 'config' must hold a JSON object, got {type(config).__name__}")
+        return {"network": net, "optimizer_state": state, "optimizer": text_attr(f, "optimizer", "checkpoint"),
+                "epoch": count_attr(f, "epoch", "checkpoint"), "history": history, "rng_state": rng_state,
+                "config": config, "best": best}
 
 
 # ------------------------------------------------------------------------------------- training

@@ -315,6 +315,7 @@ def _write_all_formats(folder):
         .save(folder / "conn.h5")
     _write_egru(folder / "egru.h5")
     _write_loihi(folder / "loihi.h5")
+    _write_checkpoint(folder / "ckpt.h5")
 
 
 def _write_egru(path):
@@ -343,8 +344,15 @@ def _load_loihi(path):
     return load_loihi(path)
 
 
+def _write_checkpoint(path):
+    net = _net()
+    opt = es.optim.Adam(net.parameters(), lr=1e-3)
+    es.train.save_checkpoint(path, net, opt, 2, {"loss": [1.0, 0.5], "acc": [0.2, 0.7]}, config={"seed": 5})
+
+
 LOADERS = {"net.h5": es.load_network, "spikes.h5": es.load_spikes, "result.h5": load_result,
-           "conn.h5": load_connectome, "egru.h5": _load_egru, "loihi.h5": _load_loihi}
+           "conn.h5": load_connectome, "egru.h5": _load_egru, "loihi.h5": _load_loihi,
+           "ckpt.h5": es.train.load_checkpoint}
 
 
 @pytest.fixture(scope="module")
