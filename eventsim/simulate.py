@@ -59,6 +59,24 @@ def _merge_inputs(net: Network, inputs: Inputs, layout):
     return B, t[order], i[order].astype(np.int32), offsets
 
 
+#: spike times are exact while t_max is at most this many times the shortest LIF time constant
+#: (float64 times near t_max must resolve the dynamics; see the simulator's parameter range)
+MAX_T_OVER_TAU = 1e9
+
+
+def _check_resolution(net: Network, t_max: float) -> None:
+    """ValueError naming ``t_max`` when it exceeds ``MAX_T_OVER_TAU`` times the shortest time
+    constant (ms) of a LIF population: beyond that, float64 times no longer resolve the dynamics."""
+    taus = [(min(p.params.tau_mem, p.params.tau_syn), name) for name, p in net.populations.items()
+            if p.params is not None]
+    if not taus:
+        return
+    tau, name = min(taus)
+    if t_max > MAX_T_OVER_TAU * tau:
+        raise ValueError(f"t_max = {t_max!r} ms is more than {MAX_T_OVER_TAU:g} times the shortest time constant "
+                         f"({tau!r} ms, population {name!r}); float64 spike times would no longer be exact there")
+
+
 def _positive_int(name: str, value) -> int:
     """``value`` as an int >= 1; ValueError naming ``name`` otherwise."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < 1:
@@ -133,6 +151,7 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
     chunk = _positive_int("chunk", chunk)
     if capacity is not None:
         capacity = _positive_int("capacity", capacity)
+    _check_resolution(net, t_max)
     layout = net.layout()
     if inputs is None:
         B, in_t, in_id, in_off = 1, np.zeros(0), np.zeros(0, np.int32), np.zeros(2, np.int64)

@@ -204,6 +204,16 @@ def test_simulate_refuses_bad_arguments_naming_them(data):
     assert name in msg or (name == "inputs" and "input" in msg), msg
 
 
+def test_simulate_refuses_t_max_beyond_the_exact_range():
+    net = es.Network()
+    net.add_input("in", 1)
+    net.add_population("fast", 1, es.LIFParams(tau_mem=1e-3, tau_syn=2e-3))
+    es.simulate(net, None, 1e6)  # 1e9 time constants: still exact
+    with pytest.raises(ValueError, match=r"t_max = 2000000.0 ms is more than 1e\+09 times the shortest time constant "
+                                         r"\(0.001 ms, population 'fast'\)"):
+        es.simulate(net, None, 2e6)
+
+
 def test_simulate_refuses_a_batch_wider_than_its_population():
     with pytest.raises(ValueError, match=r"inputs\['in'\] has n_neurons=5, more than population 'in' has \(3\)"):
         es.simulate(_net(), _batch(n_neurons=5), 10.0)

@@ -11,8 +11,9 @@ From (V0, I0) after ``dt`` ms without input::
     f(dt) = k (exp(-dt/tau_m) - exp(-dt/tau_s)),   k = tau_s / (tau_m - tau_s)     (tau_m != tau_s)
     f(dt) = (dt / tau_m) exp(-dt/tau_m)                                          (tau_m == tau_s)
 
-``f`` is evaluated as ``-k exp(-dt/tau_m) expm1(c dt)`` with ``c = (tau_s - tau_m)/(tau_m tau_s)``,
-which stays accurate when tau_m and tau_s are close. V has at most one extremum between events,
+``f`` is evaluated as ``-k exp(-dt/tau_m) expm1(c dt)`` with ``c = (tau_s - tau_m)/(tau_m tau_s)``
+(``k exp(-dt/tau_s) expm1(-c dt)`` when tau_s > tau_m), which stays accurate when tau_m and tau_s
+are close and cannot overflow. V has at most one extremum between events,
 so a threshold crossing is bracketed exactly: between 0 and the extremum if the extremum is above
 threshold, else between the extremum (or 0) and the horizon. The root is refined by safeguarded
 Halley iteration to float64 precision.
@@ -36,16 +37,30 @@ def pop_consts(tau_m, tau_s):
 
 
 @njit(cache=True, inline="always")
+def decay_factors(dt, tau_m, tau_s, k, c, equal):
+    """(exp(-dt/tau_m), exp(-dt/tau_s), f(dt)) for ``dt`` >= 0 ms, f the PSP kernel of ``free_evolve``.
+
+    f = k (e_m - e_s) is written as the slower of the two exponentials times an ``expm1`` of
+    ``-|c| dt``, which lies in (-1, 0]: accurate for close time constants and free of overflow for
+    any dt (the faster-decaying factor never multiplies ``exp(+|c| dt)``, which overflows for
+    |c| dt > 709, e.g. after 1.4 ms with tau_m = 1 us, tau_s = 2 us).
+    """
+    if equal:
+        em = math.exp(-dt / tau_m)
+        return em, em, dt / tau_m * em
+    if c <= 0.0:  # tau_s <= tau_m: e_s = e_m e^{c dt} decays faster
+        em = math.exp(-dt / tau_m)
+        x = math.expm1(c * dt)
+        return em, em * (1.0 + x), -k * em * x
+    es = math.exp(-dt / tau_s)  # tau_s > tau_m: e_m = e_s e^{-c dt} decays faster
+    y = math.expm1(-c * dt)
+    return es * (1.0 + y), es, k * es * y
+
+
+@njit(cache=True, inline="always")
 def free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal):
     """State (V, I) after ``dt`` >= 0 ms of free evolution from (V0, I0)."""
-    em = math.exp(-dt / tau_m)
-    if equal:
-        f = dt / tau_m * em
-        es = em
-    else:
-        x = math.expm1(c * dt)
-        f = -k * em * x
-        es = em * (1.0 + x)
+    em, es, f = decay_factors(dt, tau_m, tau_s, k, c, equal)
     return v_l + (V0 - v_l) * em + I0 * f, I0 * es
 
 
@@ -64,25 +79,35 @@ def extremum_time(V0, I0, tau_m, tau_s, v_l, k, c, equal):
             return -1.0
         s = tau_m - (V0 - v_l) / B
         return s if s > 0.0 else -1.0
-    # V(s) = v_l + A e^{-s/tau_m} + B e^{-s/tau_s} with B = -I0 k, A = V0 - v_l - B
+    # V(s) = v_l + A e^{-s/tau_m} + B e^{-s/tau_s} with B = -I0 k, A = V0 - v_l - B; V' = 0 at
+    # s = log(r)/c, r = -A tau_s/(B tau_m) = (1 - u)(1 + w), u = (V0 - v_l)/B, w = (tau_s - tau_m)/tau_m.
+    # r - 1 is formed from u and w and taken through log1p: for close time constants r is within
+    # ~|w| of 1 and log(r) of the rounded r would lose digits (an error ~1e-16 tau/|w| ms).
     B = -I0 * k
-    A = V0 - v_l - B
-    if A == 0.0 or B == 0.0:
+    if B == 0.0:
         return -1.0
-    r = -A * tau_s / (B * tau_m)
-    if r <= 0.0:
+    u = (V0 - v_l) / B
+    w = (tau_s - tau_m) / tau_m
+    x = (w - u) - u * w
+    if not x > -1.0:
         return -1.0
-    s = math.log(r) / c
+    s = math.log1p(x) / c
     return s if s > 0.0 else -1.0
 
 
 @njit(cache=True, inline="always")
 def psp_max(tau_m, tau_s):
-    """max over s of f(s), the peak PSP of unit weight (dimensionless)."""
+    """max over s of f(s), the peak PSP of unit weight (dimensionless).
+
+    The peak is (tau_s/tau_m)^(tau_m/(tau_m - tau_s)) = exp(-log1p(w)/w), w = (tau_s - tau_m)/tau_m,
+    accurate to rounding for any ratio (k times a difference of two nearly equal exponentials
+    would lose ~1e-16/|w| relative, 4e-7 at |w| = 1e-10, and the crossing bounds need the peak
+    from above).
+    """
     if tau_m == tau_s:
         return math.exp(-1.0)
-    t = math.log(tau_m / tau_s) / (1.0 / tau_s - 1.0 / tau_m)
-    return tau_s / (tau_m - tau_s) * (math.exp(-t / tau_m) - math.exp(-t / tau_s))
+    w = (tau_s - tau_m) / tau_m
+    return math.exp(-math.log1p(w) / w)
 
 
 @njit(cache=True, inline="always")
@@ -99,6 +124,10 @@ def crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max, cut=INF):
 
     If the second bound already reaches ``cut`` the first is not computed (the caller only needs
     to know that the bound is >= cut); the value returned is then still a valid lower bound.
+
+    Each bound is tau_m log(a/b) with a > b > 0, evaluated as tau_m log1p((a - b)/b): when a/b is
+    close to 1 (a large current, a crossing much sooner than tau_m) ``log`` of the rounded ratio
+    would err by ~tau_m 1e-16 ms (1e-11 ms for tau_m = 1e5 ms) and could land past the crossing.
     """
     ip = I if I > 0.0 else 0.0
     if V >= v_th:
@@ -111,12 +140,12 @@ def crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max, cut=INF):
     if V < v_l:
         if v_b <= v_th:
             return INF
-        s2 = tau_m * math.log((v_l - V) / (v_b - v_th))
+        s2 = tau_m * math.log1p(((v_th - V) - ip * f_max) / (v_b - v_th))
         if s2 >= cut:
             return s2
     elif v_b <= v_th and V <= v_l:
         return INF
-    s1 = tau_m * math.log((v_a - V) / (v_a - v_th))
+    s1 = tau_m * math.log1p((v_th - V) / (v_a - v_th))
     return s1 if s1 > s2 else s2
 
 
@@ -245,11 +274,3 @@ def interval_max(V0, I0, dt, tau_m, tau_s, v_l):
     return best, sbest
 
 
-@njit(cache=True, inline="always")
-def decay_factors(dt, tau_m, tau_s, k, c, equal):
-    """(exp(-dt/tau_m), exp(-dt/tau_s), f(dt)) with f the PSP kernel of ``free_evolve``."""
-    em = math.exp(-dt / tau_m)
-    if equal:
-        return em, em, dt / tau_m * em
-    x = math.expm1(c * dt)
-    return em, em * (1.0 + x), -k * em * x
