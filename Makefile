@@ -37,7 +37,7 @@ test-core:
 	@if [ -z "$(CORE_PYTHON)" ]; then echo "error: Python $(CORE_VERSION) not found; set CORE_PYTHON=/path/to/python" >&2; exit 1; fi
 	@test -x $(CORE_VENV)/bin/python || $(CORE_PYTHON) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CORE_VENV)/bin/python -m pip install --quiet . pytest pytest-timeout hypothesis
+	$(CORE_VENV)/bin/python -m pip install --quiet . pytest pytest-timeout hypothesis mpmath
 	cd tests && ../$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 docs: $(STAMP)
