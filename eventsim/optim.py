@@ -9,23 +9,29 @@ Adam (Kingma & Ba 2015), per parameter array p with gradient g at step k = 1, 2,
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
     p -= lr_k * (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps)
 
+Decoupled weight decay (AdamW, Loshchilov & Hutter 2019; ``Adam(weight_decay=wd)`` or ``AdamW``)
+first does ``p *= 1 - lr_k * wd`` for every parameter that the ``mask`` selects (all by default),
+as torch.optim.AdamW does; the Adam moments never see the decay. ``mask`` is a dict
+``name -> bool`` covering every parameter, or a callable ``name -> bool`` (like optax's ``mask=``),
+e.g. ``lambda k: not k.endswith(".thr")`` to leave thresholds undecayed.
+
 SGD with optional momentum mu: ``u = mu u + g; p -= lr_k u``.
 The learning rate ``lr_k`` comes from a schedule (a float, or a callable of the step count).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Union
+from typing import Callable, Dict, FrozenSet, Mapping, Optional, Union
 
 import numpy as np
 
+from .checks import in_interval, is_real, nonnegative_number, positive_number, show
+
 Params = Dict[str, np.ndarray]
 Schedule = Union[float, Callable[[int], float]]
+DecayMask = Union[Mapping[str, bool], Callable[[str], bool]]
 
-
-def _is_number(v) -> bool:
-    """A real number (int, float or NumPy scalar), not a bool or a string."""
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+_is_number = is_real
 
 
 @dataclass(frozen=True)
@@ -37,12 +43,10 @@ class ExponentialDecay:
     every: int = 1
 
     def __post_init__(self) -> None:
-        if not (_is_number(self.lr0) and self.lr0 > 0 and np.isfinite(self.lr0)):
-            raise ValueError(f"lr0 must be positive and finite, got {self.lr0!r}")
-        if not (_is_number(self.gamma) and 0 < self.gamma <= 1):
-            raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
+        positive_number("lr0", self.lr0)
+        in_interval("gamma", self.gamma, 0.0, 1.0, low_open=True)
         if not (_is_number(self.every) and self.every >= 1):
-            raise ValueError(f"every must be a number >= 1 (steps), got {self.every!r}")
+            raise ValueError(f"every must be a number >= 1 (steps), got {show(self.every)}")
 
     def __call__(self, step: int) -> float:
         return float(self.lr0 * self.gamma ** (step // self.every))
@@ -52,7 +56,7 @@ def _check_lr(lr: Schedule) -> None:
     if callable(lr):
         return
     if not (_is_number(lr) and np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number or a schedule, got {lr!r}")
+        raise ValueError(f"lr must be a positive finite number or a schedule, got {show(lr)}")
 
 
 def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
@@ -60,8 +64,7 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
 
     Returns the norm before clipping.
     """
-    if not (_is_number(max_norm) and max_norm > 0):
-        raise ValueError(f"max_norm must be positive, got {max_norm!r}")
+    positive_number("max_norm", max_norm)
     total = float(np.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values())))
     if total > max_norm:
         scale = max_norm / (total + 1e-12)
@@ -114,9 +117,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Params, lr: Schedule = 1e-2, momentum: float = 0.0):
         super().__init__(params, lr)
-        if not (_is_number(momentum) and 0.0 <= momentum < 1.0):
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = in_interval("momentum", momentum, 0.0, 1.0, high_open=True)
         self.buf = {k: np.zeros_like(p) for k, p in params.items()}
 
     def step(self, grads: Mapping[str, np.ndarray]) -> None:
@@ -142,28 +143,50 @@ class SGD(Optimizer):
             self.buf[k][...] = state[f"buf/{k}"]
 
 
+def decay_mask(params: Mapping[str, np.ndarray], mask: Optional[DecayMask]) -> FrozenSet[str]:
+    """The names of ``params`` that weight decay applies to: all with ``mask=None``; else those
+    whose entry in the dict ``mask`` (which must name every parameter and no other) or whose
+    value of the callable ``mask(name)`` is true."""
+    if mask is None:
+        return frozenset(params)
+    if callable(mask):
+        return frozenset(k for k in params if bool(mask(k)))
+    if not isinstance(mask, Mapping):
+        raise ValueError(f"mask must be None, a dict name -> bool or a callable name -> bool, "
+                         f"got {type(mask).__name__}")
+    missing = [k for k in params if k not in mask]
+    extra = [k for k in mask if k not in params]
+    if missing or extra:
+        raise ValueError(f"mask must name every parameter and no other: missing {missing}, unknown {extra}")
+    for k, v in mask.items():
+        if not isinstance(v, (bool, np.bool_)):
+            raise ValueError(f"mask[{k!r}] must be a bool, got {show(v)}")
+    return frozenset(k for k in params if mask[k])
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction; defaults b1=0.9, b2=0.999, eps=1e-8.
 
     ``weight_decay`` > 0 adds decoupled weight decay (AdamW, Loshchilov & Hutter 2019): every step
-    also does ``p -= lr * weight_decay * p`` (before the Adam update, as torch.optim.AdamW).
+    also does ``p -= lr * weight_decay * p`` (before the Adam update, as torch.optim.AdamW) for the
+    parameters that ``mask`` selects: None (all), a dict ``name -> bool`` naming every parameter,
+    or a callable ``name -> bool``. ``decayed`` holds the selected names.
     """
 
     def __init__(self, params: Params, lr: Schedule = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, mask: Optional[DecayMask] = None):
         super().__init__(params, lr)
-        if not (_is_number(weight_decay) and np.isfinite(weight_decay) and weight_decay >= 0):
-            raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = nonnegative_number("weight_decay", weight_decay)
+        self.decayed = decay_mask(params, mask)
+        self.masked = mask is not None
         try:
             b1, b2 = betas
         except (TypeError, ValueError):
-            raise ValueError(f"betas must be a pair (b1, b2) in [0, 1), got {betas!r}") from None
+            raise ValueError(f"betas must be a pair (b1, b2) in [0, 1), got {show(betas)}") from None
         if not (_is_number(b1) and _is_number(b2) and 0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"betas must lie in [0, 1), got {betas!r}")
-        if not (_is_number(eps) and np.isfinite(eps) and eps > 0):
-            raise ValueError(f"eps must be positive, got {eps!r}")
-        self.b1, self.b2, self.eps = float(b1), float(b2), float(eps)
+            raise ValueError(f"betas must lie in [0, 1), got {show(betas)}")
+        self.eps = positive_number("eps", eps)
+        self.b1, self.b2 = float(b1), float(b2)
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
 
@@ -175,7 +198,7 @@ class Adam(Optimizer):
         c2 = 1.0 - self.b2 ** k_step
         for k, p in self.params.items():
             g = grads[k]
-            if self.weight_decay:
+            if self.weight_decay and k in self.decayed:
                 p *= 1.0 - lr * self.weight_decay
             m, v = self.m[k], self.v[k]
             m *= self.b1
@@ -196,3 +219,12 @@ class Adam(Optimizer):
         for k in self.m:
             self.m[k][...] = state[f"m/{k}"]
             self.v[k][...] = state[f"v/{k}"]
+
+
+class AdamW(Adam):
+    """``Adam`` with decoupled weight decay on by default (``weight_decay=1e-2``, torch.optim.AdamW's
+    default); ``mask`` selects the decayed parameters as in ``Adam``."""
+
+    def __init__(self, params: Params, lr: Schedule = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, mask: Optional[DecayMask] = None):
+        super().__init__(params, lr, betas, eps, weight_decay, mask)

@@ -8,8 +8,13 @@
   (samples run in parallel inside the Numba kernels), optionally clipped to a global gradient norm
   (``eventsim.optim.clip_grad_norm``), and applied by the optimiser (``eventsim.optim.Adam`` or
   ``SGD``); the learning rate is ``lr * lr_decay ** epoch`` (``ExponentialDecay``, stepped per batch);
-- after every epoch the optional validation set is evaluated, callbacks run, and a checkpoint is
-  written (HDF5, atomically).
+- after every epoch the optional validation set is evaluated, a checkpoint is written (HDF5,
+  atomically) and the callbacks run.
+
+The epochs, batches, optimiser steps, clipping, history and callbacks are the shared loop of
+``eventsim.training_loop`` (also used by ``eventsim.egru.fit`` and ``eventsim.ntt.train_sparse``);
+this module adds what is specific to spiking networks (``EventPropTask``), checkpoints and
+provenance.
 
 Checkpoint file (format ``eventsim.checkpoint``, version 1)::
 
@@ -43,25 +48,22 @@ import dataclasses
 import hashlib
 import json
 import math
-import time
 import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .checks import in_interval, nonnegative_int, positive_int, positive_number
 from .files import atomic_h5, check_backed, count_attr, number_attr, open_h5, reading, text_attr
 from .io import read_network_group, write_network_group
 from .losses import LossSpec, as_list, check_labels
 from .network import Network
-from .optim import SGD, Adam, ExponentialDecay, Optimizer, clip_grad_norm
+from .optim import SGD, Adam, ExponentialDecay, Optimizer
 from .params import positive_ms
 from .simulate import simulate
 from .spikes import SpikeBatch
-
-History = Dict[str, List[float]]
-Callback = Callable[[int, History], Optional[bool]]
-HISTORY_KEYS = ("loss", "acc", "val_loss", "val_acc", "lr", "epoch_s")
+from .training_loop import HISTORY_KEYS, BatchResult, Callback, History, TrainTask, train_epochs
 
 
 PROVENANCE_KEYS = ("data_sha256", "n_samples", "val_sha256", "batch_size", "seed", "t_max", "loss", "optimizer",
@@ -87,12 +89,6 @@ def _check_data(inputs, labels, name: str = "inputs", labels_name: str = "labels
         raise ValueError(f"{name} must be a SpikeBatch (see eventsim.data.latency_encode), "
                          f"got {type(inputs).__name__}")
     return check_labels(labels, inputs.n_samples, n_classes, name=labels_name)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def data_fingerprint(inputs: SpikeBatch, labels) -> str:
@@ -140,6 +136,8 @@ def _optimizer_settings(opt: Optimizer, schedule: bool = True) -> Dict:
     for k in ("b1", "b2", "eps", "weight_decay", "momentum"):
         if hasattr(opt, k):
             d[k] = float(getattr(opt, k))
+    if getattr(opt, "masked", False):
+        d["decayed"] = sorted(opt.decayed)
     return _jsonable(d)
 
 
@@ -182,7 +180,7 @@ def predict(net: Network, inputs: SpikeBatch, loss: LossSpec, t_max: float, batc
     if not isinstance(inputs, SpikeBatch):
         raise ValueError(f"inputs must be a SpikeBatch (see eventsim.data.latency_encode), got {type(inputs).__name__}")
     t_max = _check_t_max(t_max)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = positive_int("batch_size", batch_size)
     out = []
     for a in range(0, inputs.n_samples, batch_size):
         idx = np.arange(a, min(inputs.n_samples, a + batch_size))
@@ -205,7 +203,7 @@ def evaluate(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: fl
         l.check(net)
     labels = _check_data(inputs, labels, n_classes=_n_classes(net, losses))
     t_max = _check_t_max(t_max)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = positive_int("batch_size", batch_size)
     n = inputs.n_samples
     if n == 0:
         raise ValueError("inputs has no samples (evaluate needs at least one)")
@@ -287,6 +285,44 @@ def load_checkpoint(path) -> Dict:
 
 
 # ------------------------------------------------------------------------------------- training
+class EventPropTask(TrainTask):
+    """The spiking-network part of ``fit`` for the shared loop (``eventsim.training_loop``): a batch is
+    simulated and back-propagated by ``eventsim.eventprop.value_and_grad``; ``evaluate`` runs the
+    validation set (and keeps the weights of the best epoch with ``restore_best``).
+
+    ``best``: (val_acc, epoch, weights or None) of the best epoch so far (from a checkpoint)."""
+
+    def __init__(self, net: Network, inputs: SpikeBatch, labels: np.ndarray, losses: List, t_max: float, *,
+                 augment=None, val: Optional[Tuple[SpikeBatch, np.ndarray]] = None, eval_batch_size: int = 1000,
+                 restore_best: bool = False,
+                 best: Tuple[float, int, Optional[Dict[str, np.ndarray]]] = (-1.0, -1, None)):
+        self.net, self.inputs, self.labels, self.losses, self.t_max = net, inputs, labels, losses, t_max
+        self.augment, self.val, self.eval_batch_size = augment, val, eval_batch_size
+        self.restore_best, self.best = restore_best, best
+        self.params = net.parameters()
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> BatchResult:
+        from .eventprop import value_and_grad
+
+        batch = self.inputs.subset(idx)
+        if self.augment is not None:
+            batch = self.augment(batch, rng)
+            if not isinstance(batch, SpikeBatch) or batch.n_samples != idx.size:
+                raise ValueError("augment must return a SpikeBatch with the same number of samples")
+        y = self.labels[idx]
+        L, grads, res = value_and_grad(self.net, batch, y, self.losses, self.t_max, return_result=True)
+        return BatchResult(loss=L, grads=grads, correct=int(np.sum(self.losses[0].predict(res) == y)))
+
+    def evaluate(self, epoch: int) -> Optional[Dict[str, float]]:
+        if self.val is None:
+            return None
+        vl, va = evaluate(self.net, self.val[0], self.val[1], self.losses, self.t_max,
+                          batch_size=self.eval_batch_size)
+        if self.restore_best and va > self.best[0]:
+            self.best = (va, epoch, {k: v.copy() for k, v in self.params.items()})
+        return {"val_loss": vl, "val_acc": va}
+
+
 def _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch) -> Optimizer:
     if isinstance(optimizer, Optimizer):
         for k, p in params.items():
@@ -295,24 +331,9 @@ def _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch) -> Optimiz
         return optimizer
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam', 'sgd' or an eventsim.optim.Optimizer, got {optimizer!r}")
-    try:
-        if isinstance(lr, (str, bytes, bool)):
-            raise TypeError
-        lr_f = float(lr)
-    except (TypeError, ValueError):
-        raise ValueError(f"lr must be a positive number, got {lr!r}") from None
-    if not (math.isfinite(lr_f) and lr_f > 0):
-        raise ValueError(f"lr must be positive and finite, got {lr!r}")
-    try:
-        if isinstance(lr_decay, (str, bytes, bool)):
-            raise TypeError
-        decay_f = float(lr_decay)
-    except (TypeError, ValueError):
-        raise ValueError(f"lr_decay must be a number in (0, 1], got {lr_decay!r}") from None
-    if not (0 < decay_f <= 1):
-        raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
-    lr_decay = decay_f
-    schedule = ExponentialDecay(lr_f, float(lr_decay), every=steps_per_epoch)
+    lr_f = positive_number("lr", lr)
+    decay_f = in_interval("lr_decay", lr_decay, 0.0, 1.0, low_open=True)
+    schedule = ExponentialDecay(lr_f, decay_f, every=steps_per_epoch)
     return Adam(params, lr=schedule) if optimizer == "adam" else SGD(params, lr=schedule)
 
 
@@ -338,7 +359,8 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         t_max: simulated time per sample (ms).
         optimizer: ``"adam"`` (b1 0.9, b2 0.999, eps 1e-8), ``"sgd"``, or an
             ``eventsim.optim.Optimizer`` built on ``net.parameters()`` (then ``lr``/``lr_decay`` are
-            ignored: it carries its own schedule).
+            ignored: it carries its own schedule), e.g. ``eventsim.optim.AdamW(net.parameters(), lr,
+            weight_decay=wd, mask=...)`` (decoupled weight decay of the parameters ``mask`` selects).
         lr: learning rate (positive, finite).
         lr_decay: decay factor of the learning rate per epoch (``ExponentialDecay``), in (0, 1].
         epochs: total number of epochs, >= 1 (a resumed run continues up to this number, which must
@@ -369,10 +391,11 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
     Returns:
         history: dict of per-epoch lists ``loss``/``acc`` (running means over the epoch, while the
         weights change), ``val_loss``/``val_acc`` (after the epoch; empty without ``val``), ``lr``
-        (learning rate at the start of the epoch), ``epoch_s`` (wall time, s); ``best_epoch``.
+        (learning rate at the start of the epoch), ``grad_norm`` (mean joint L2 norm of the batch
+        gradients, before clipping; NaN for epochs from a checkpoint that did not record it),
+        ``epoch_s`` (wall time, s); ``best_epoch``. These are the shared loop's keys
+        (``eventsim.training_loop.HISTORY_KEYS``).
     """
-    from .eventprop import value_and_grad
-
     if not isinstance(net, Network):
         raise ValueError(f"net must be a Network, got {type(net).__name__}")
     losses = as_list(loss)
@@ -386,13 +409,11 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         raise ValueError("inputs has no samples (training needs at least one)")
     labels = _check_data(inputs, labels, n_classes=n_classes)
     t_max = _check_t_max(t_max)
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
-    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
-    if grad_clip is not None and (isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float, np.floating))
-                                  or not (math.isfinite(grad_clip) and grad_clip > 0)):
-        raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    seed = nonnegative_int("seed", seed)
+    eval_batch_size = positive_int("eval_batch_size", eval_batch_size)
+    grad_clip = positive_number("grad_clip", grad_clip, allow_none=True)
     if val is not None:
         if not (isinstance(val, (tuple, list)) and len(val) == 2):
             raise ValueError("val must be a pair (inputs: SpikeBatch, labels)")
@@ -477,61 +498,25 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
             rng.bit_generator.state = c["rng_state"]
         start = c["epoch"]
         history = {k: list(c["history"].get(k, [])) for k in HISTORY_KEYS}
+        done = len(history["loss"])
+        for k in HISTORY_KEYS:  # keys that older checkpoints did not store (grad_norm): NaN per epoch
+            if not history[k] and k not in ("val_loss", "val_acc"):
+                history[k] = [math.nan] * done
         if c["best"] is not None:
             best = c["best"]
 
-    bar = None
-    if progress and epochs > start:
-        from tqdm.auto import tqdm
+    task = EventPropTask(net, inputs, labels, losses, t_max, augment=augment, val=val,
+                         eval_batch_size=eval_batch_size, restore_best=restore_best, best=best)
 
-        bar = tqdm(total=(epochs - start) * steps_per_epoch, desc="train", unit="batch", dynamic_ncols=True)
-    try:
-        for epoch in range(start, epochs):
-            t0 = time.perf_counter()
-            history["lr"].append(opt.current_lr())
-            order = rng.permutation(n)
-            tot, correct, seen = 0.0, 0, 0
-            for a in range(0, n, batch_size):
-                idx = order[a:a + batch_size]
-                batch = inputs.subset(idx)
-                if augment is not None:
-                    batch = augment(batch, rng)
-                    if not isinstance(batch, SpikeBatch) or batch.n_samples != idx.size:
-                        raise ValueError("augment must return a SpikeBatch with the same number of samples")
-                L, grads, res = value_and_grad(net, batch, labels[idx], losses, t_max, return_result=True)
-                if not math.isfinite(L):
-                    raise FloatingPointError(f"loss became {L} at epoch {epoch}, batch {a // batch_size}")
-                if grad_clip is not None:
-                    clip_grad_norm(grads, grad_clip)
-                opt.step(grads)
-                seen += idx.size
-                tot += L * idx.size
-                correct += int(np.sum(losses[0].predict(res) == labels[idx]))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {tot / seen:.4f} acc {correct / seen:.4f}"
-                                        + (f" val {history['val_acc'][-1]:.4f}" if history["val_acc"] else ""),
-                                        refresh=False)  # drawn at tqdm's own pace, not once per batch
-            history["loss"].append(tot / n)
-            history["acc"].append(correct / n)
-            if val is not None:
-                vl, va = evaluate(net, val[0], val[1], losses, t_max, batch_size=eval_batch_size)
-                history["val_loss"].append(vl)
-                history["val_acc"].append(va)
-                if restore_best and va > best[0]:
-                    best = (va, epoch, {k: v.copy() for k, v in params.items()})
-            history["epoch_s"].append(time.perf_counter() - t0)
-            if ckpt is not None:
-                save_checkpoint(ckpt, net, opt, epoch + 1, history, rng=rng, config=config,
-                                best=best if restore_best else None)
-            stop = False
-            for cb in callbacks:
-                stop = bool(cb(epoch, history)) or stop
-            if stop:
-                break
-    finally:
-        if bar is not None:
-            bar.close()
+    def write_checkpoint(epoch: int, hist: History) -> None:
+        if ckpt is not None:
+            save_checkpoint(ckpt, net, opt, epoch + 1, hist, rng=rng, config=config,
+                            best=task.best if restore_best else None)
+
+    history = train_epochs(task, opt, n, epochs=epochs, batch_size=batch_size, shuffle=rng, start_epoch=start,
+                           history=history, grad_clip=grad_clip, callbacks=callbacks,
+                           on_epoch_end=write_checkpoint, progress=progress)
+    best = task.best
     if restore_best and best[2] is not None:
         for k, v in best[2].items():
             params[k][...] = v

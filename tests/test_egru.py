@@ -433,3 +433,39 @@ def test_fit_augment_is_applied_reproducible_and_checked():
         fit(EGRUClassifier(3, 6, 2, seed=1), X, y, epochs=1, augment=lambda xb, r: xb[:, :2])
     with pytest.raises(ValueError, match="augment"):
         fit(EGRUClassifier(3, 6, 2, seed=1), X, y, epochs=1, augment=3)
+
+
+def test_fit_history_has_the_shared_keys_and_the_earlier_names():
+    """EGRU's history: the shared loop's keys, sample-weighted epoch means (checked against the
+    per-batch losses recorded by a wrapper around loss_and_grad), and the earlier names as aliases."""
+    from eventsim.egru import fit
+    from eventsim.training_loop import HISTORY_KEYS
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 5, 3))
+    y = rng.integers(0, 2, 20)
+    m = EGRUClassifier(3, 6, 2, seed=1)
+    seen = []
+    orig = m.loss_and_grad
+
+    def spy(xb, yb, **kw):
+        out = orig(xb, yb, **kw)
+        seen.append((len(xb), out[0], out[2]["accuracy"]))
+        return out
+
+    m.loss_and_grad = spy
+    h = fit(m, X, y, epochs=2, batch_size=8, lr=1e-2, X_val=X[:6], y_val=y[:6])
+    assert set(HISTORY_KEYS) <= set(h) and all(len(h[k]) == 2 for k in HISTORY_KEYS)
+    first = seen[:3]  # batches of 8, 8, 4
+    assert [b for b, _, _ in first] == [8, 8, 4]
+    assert h["loss"][0] == pytest.approx(sum(b * l for b, l, _ in first) / 20, rel=1e-12)
+    assert h["acc"][0] == pytest.approx(sum(b * a for b, _, a in first) / 20, rel=1e-12)
+    assert h["train_loss"] == h["loss"] and h["train_acc"] == h["acc"] and h["epoch"] == [1, 2]
+    assert len(h["val_activity"]) == 2 and h["time"][1] >= h["time"][0]
+    h2 = fit(EGRUClassifier(3, 6, 2, seed=1), X, y, epochs=1)
+    assert h2["val_loss"] == [] and h2["val_acc"] == []  # empty without validation data
+    from eventsim.optim import Adam
+
+    m3 = EGRUClassifier(3, 6, 2, seed=1)
+    with pytest.raises(ValueError, match="weight_decay applies to the default Adam"):
+        fit(m3, X, y, epochs=1, optimizer=Adam(m3.params), weight_decay=0.1)

@@ -211,3 +211,27 @@ def test_adam_weight_decay_equals_torch_adamw():
     np.testing.assert_allclose(p["w"], tp.detach().numpy(), rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="weight_decay"):
         Adam({"w": p0.copy()}, weight_decay=-1.0)
+
+
+def test_grad_norm_history_and_a_checkpoint_without_it(tmp_path):
+    """history["grad_norm"] of a full-batch epoch is the L2 norm of value_and_grad's gradient at the
+    starting weights (before clipping); resuming a checkpoint written without that key fills its
+    completed epochs with NaN."""
+    import h5py
+
+    net, inp, y = _tiny()
+    ref = net.copy()
+    ck = tmp_path / "ck.h5"
+    h = fit(net, inp, y, FirstSpikeCE(), T_MAX, epochs=1, batch_size=inp.n_samples, lr=1e-2, seed=0,
+            grad_clip=1e-3, checkpoint=ck, progress=False)
+    order = np.random.Generator(np.random.PCG64(0)).permutation(inp.n_samples)
+    _, g = es.eventprop.value_and_grad(ref, inp.subset(order), y[order], FirstSpikeCE(), T_MAX)
+    norm = np.sqrt(sum(np.sum(v.astype(np.float64) ** 2) for v in g.values()))
+    assert norm > 1e-3  # so the clip did act, after the norm was recorded
+    assert h["grad_norm"] == [pytest.approx(norm, rel=1e-12)]
+    assert load_checkpoint(ck)["history"]["grad_norm"] == h["grad_norm"]
+    with h5py.File(ck, "a") as f:
+        del f["history/grad_norm"]
+    h2 = fit(net, inp, y, FirstSpikeCE(), T_MAX, epochs=2, batch_size=inp.n_samples, lr=1e-2, seed=0,
+             grad_clip=1e-3, checkpoint=ck, resume=True, progress=False)
+    assert np.isnan(h2["grad_norm"][0]) and np.isfinite(h2["grad_norm"][1]) and h2["loss"][0] == h["loss"][0]
