@@ -324,6 +324,16 @@ class EmulatorLayout:
         np.cumsum(np.bincount(g, minlength=self.G), out=self.fo_ptr[1:])
         self.fixed = fixed
 
+    def kernel_arrays(self):
+        """The arrays as the kernels take them: ``(kernels.Neurons, kernels.Synapses)`` (Lava units
+        in fixed point: int64 Lava units; in float point: float64; delays in steps)."""
+        from . import kernels
+
+        nrn = kernels.Neurons(self.lif_pop, self.du, self.dv, self.vth, self.bias, self.v0)
+        syn = kernels.Synapses(self.lif_src, self.q_dst_off, self.q_npost, self.q_D, self.q_ring_off, self.q_wexp,
+                               self.ring_size, self.fo_ptr, self.fo_q, self.fo_post, self.fo_w, self.fo_d)
+        return nrn, syn
+
 
 def _record_ids(lnet: LoihiNet, record_v) -> np.ndarray:
     if not record_v:
@@ -366,6 +376,8 @@ def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max
     T = steps_for(lnet, n_steps, t_max)
     ev = inputs if isinstance(inputs, InputEvents) else encode_inputs(lnet, inputs, T)
     L = layout or EmulatorLayout(lnet)
+    nrn, syn = L.kernel_arrays()
+    evs = kernels.Events(ev.step, ev.src, ev.offsets)
     B = ev.n_samples
     if track_stats is None:
         track_stats = any(not p.spiking for p in lnet.populations.values() if not p.is_input)
@@ -391,16 +403,12 @@ def emulate(lnet: LoihiNet, inputs=None, n_steps: Optional[int] = None, *, t_max
         ov = np.zeros((m, 3), dtype=np.int64)
         vn = np.zeros((m, L.N), dtype=vty)
         um = np.zeros((m, L.N), dtype=vty)
+        out = kernels.Outputs(rec_l, rv, out_step, out_lif, counts, vm, vn, um, ov)
         if L.fixed:
-            (kernels.run_fixed if m > 1 else kernels.run_fixed_serial)(todo, T, L.lif_pop, L.du, L.dv, L.vth, L.bias, L.v0, L.lif_src,
-                              L.q_dst_off, L.q_npost, L.q_D, L.q_ring_off, L.q_wexp, L.ring_size,
-                              L.fo_ptr, L.fo_q, L.fo_post, L.fo_w, L.fo_d,
-                              ev.step, ev.src, ev.offsets, rec_l, rv, out_step, out_lif, counts, vm, vn, um, ov, track)
+            run = kernels.run_fixed if m > 1 else kernels.run_fixed_serial
         else:
-            (kernels.run_float if m > 1 else kernels.run_float_serial)(todo, T, L.lif_pop, L.du, L.dv, L.vth, L.bias, L.v0, L.lif_src,
-                              L.q_dst_off, L.q_npost, L.q_D, L.q_ring_off, L.ring_size,
-                              L.fo_ptr, L.fo_q, L.fo_post, L.fo_w, L.fo_d,
-                              ev.step, ev.src, ev.offsets, rec_l, rv, out_step, out_lif, counts, vm, vn, um, track)
+            run = kernels.run_float if m > 1 else kernels.run_float_serial
+        run(todo, T, nrn, syn, evs, out, track)
         done = counts <= cap
         for k in np.flatnonzero(done):
             s = int(todo[k])
