@@ -1,8 +1,9 @@
 """Losses for EventProp training, with their derivatives with respect to what the simulation exposes.
 
 Every loss is a mean over the batch. ``loss.value_and_parts(result, labels)`` returns the value and a
-dict of the pieces the adjoint pass (``eventsim.eventprop``) needs, all already divided by the batch
-size (arrays of shape (n_samples, n_neurons_of_population) unless noted):
+``LossParts`` with the pieces the adjoint pass (``eventsim.eventprop``) needs, all already divided by
+the batch size (arrays of shape (n_samples, n_neurons_of_population) unless noted; a piece a loss
+does not use is None):
 
 - ``first_spike_grad``: dL/dt of each neuron's first spike (ms^-1), 0 for silent neurons;
 - ``spike_grad``: dL/dt_k for every recorded spike k (shape (n_spikes,), aligned with ``Result.times``);
@@ -28,8 +29,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple, Union
+from dataclasses import dataclass, fields
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -114,14 +115,14 @@ def check_labels(labels, n_samples: int, n_classes=None, name: str = "labels") -
         raise ValueError(f"{name} must be integer class indices, got booleans")
     if kind in "USO":
         raise ValueError(f"{name} must be integer class indices, got {'strings' if kind in 'US' else 'objects'} "
-                         f"(dtype {y.dtype}, e.g. {y[0]!r} at index 0)")
+                         f"(dtype {y.dtype}, e.g. {y[0].item()!r} at index 0)")
     if kind in "fc":
         bad = np.flatnonzero(np.isnan(y)) if kind == "f" else np.zeros(0, np.int64)
         if bad.size:
             raise ValueError(f"{name} contain NaN ({bad.size} of {y.size}, first at index {bad[0]})")
         frac = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
         if frac.size:
-            raise ValueError(f"{name} must be integers, got the non-integer value {y[frac[0]]!r} at index {frac[0]}")
+            raise ValueError(f"{name} must be integers, got the non-integer value {y[frac[0]].item()!r} at index {frac[0]}")
         raise ValueError(f"{name} must be an integer array, got dtype {y.dtype} (integer-valued: convert with "
                          "labels.astype(int))")
     if kind not in "iu":
@@ -138,6 +139,35 @@ def check_labels(labels, n_samples: int, n_classes=None, name: str = "labels") -
             raise ValueError(f"{name} must be in [0, {n_classes}) ({n_classes} = the size of the population the loss "
                              f"reads), got {int(y[high[0]])} at index {high[0]} (range [{y.min()}, {y.max()}])")
     return y
+
+
+@dataclass
+class LossParts:
+    """The pieces of a loss's derivative that the adjoint pass reads (see the module docstring).
+
+    Each is None when the loss has no such term. Shapes: (n_samples, n_neurons of the loss's
+    population), except ``spike_grad``: (n_spikes,), aligned with ``Result.times``.
+    """
+
+    first_spike_grad: Optional[np.ndarray] = None  #: dL/dt of each neuron's first spike (1/ms)
+    spike_grad: Optional[np.ndarray] = None        #: dL/dt of every recorded spike (1/ms)
+    spike_kick: Optional[np.ndarray] = None        #: heuristic kick of dL/dV before every spike
+    vmax_grad: Optional[np.ndarray] = None         #: dL/dVmax
+    vint_grad: Optional[np.ndarray] = None         #: dL/dQ, Q the integral of V (1/ms)
+    phantom_grad: Optional[np.ndarray] = None      #: heuristic dL/dt of a missing spike, at t_max (1/ms)
+
+    @classmethod
+    def of(cls, parts, loss_name: str) -> "LossParts":
+        """``parts`` as LossParts; a dict with these keys (the form of older custom losses) is
+        accepted, anything else is a ValueError naming the loss and the unknown keys."""
+        if isinstance(parts, cls):
+            return parts
+        if isinstance(parts, Mapping):
+            unknown = set(parts) - {f.name for f in fields(cls)}
+            if unknown:
+                raise ValueError(f"loss {loss_name} returned unknown parts {sorted(unknown)}")
+            return cls(**parts)
+        raise ValueError(f"loss {loss_name} must return (value, LossParts), got parts of type {type(parts).__name__}")
 
 
 class Loss:
@@ -160,7 +190,7 @@ class Loss:
             raise ValueError(f"{type(self).__name__} needs a non-spiking read-out population "
                              f"(LIFParams.readout(), v_th=inf); {self.population!r} spikes")
 
-    def value_and_parts(self, result, labels) -> Tuple[float, Dict[str, np.ndarray]]:  # pragma: no cover
+    def value_and_parts(self, result, labels) -> Tuple[float, "LossParts"]:  # pragma: no cover
         raise NotImplementedError
 
     def value(self, result, labels) -> float:
@@ -254,7 +284,7 @@ class FirstSpikeCE(Loss):
         B = t.shape[0]
         y = check_labels(labels, B, t.shape[1])
         if B == 0:
-            return 0.0, {}
+            return 0.0, LossParts()
         silent_out = ~np.isfinite(t).any(axis=1)
         if silent_out.any():
             k = int(silent_out.sum())
@@ -265,12 +295,12 @@ class FirstSpikeCE(Loss):
                 "unless silent='phantom' or SilentPeakReg(population=..., scope='sample') pushes it to fire",
                 k, B), stacklevel=2)
         per, g, lab_fires, g_ce = self._terms(t, y, result.t_max)
-        parts = {"first_spike_grad": g / B}
+        parts = LossParts(first_spike_grad=g / B)
         if self.silent == "phantom" and np.any(~lab_fires):
             ph = np.zeros_like(g)
             rows = np.flatnonzero(~lab_fires)
             ph[rows, y[rows]] = g_ce[rows] / B
-            parts["phantom_grad"] = ph
+            parts.phantom_grad = ph
         return float(per.mean()), parts
 
     def predict(self, result) -> np.ndarray:
@@ -298,12 +328,12 @@ class MaxVoltageCE(Loss):
         B = vm.shape[0]
         y = check_labels(labels, B, vm.shape[1])
         if B == 0:
-            return 0.0, {}
+            return 0.0, LossParts()
         s = _softmax(vm)
         per = -np.log(np.maximum(s[np.arange(B), y], 1e-300))
         g = s.copy()
         g[np.arange(B), y] -= 1.0
-        return float(per.mean()), {"vmax_grad": g / B}
+        return float(per.mean()), LossParts(vmax_grad=g / B)
 
     def predict(self, result) -> np.ndarray:
         return np.argmax(result.max_voltage(self.population), axis=1)
@@ -325,12 +355,12 @@ class VoltageIntegralCE(Loss):
         B = q.shape[0]
         y = check_labels(labels, B, q.shape[1])
         if B == 0:
-            return 0.0, {}
+            return 0.0, LossParts()
         s = _softmax(q)
         per = -np.log(np.maximum(s[np.arange(B), y], 1e-300))
         g = s.copy()
         g[np.arange(B), y] -= 1.0
-        return float(per.mean()), {"vint_grad": g / (B * result.t_max)}
+        return float(per.mean()), LossParts(vint_grad=g / (B * result.t_max))
 
     def predict(self, result) -> np.ndarray:
         return np.argmax(result.voltage_integral(self.population), axis=1)
@@ -376,13 +406,13 @@ class SpikeCountReg(Loss):
         c = result.counts(self.population).astype(float)
         B = c.shape[0]
         if B == 0:
-            return 0.0, {}
+            return 0.0, LossParts()
         if self.per_batch:
             c = np.broadcast_to(c.mean(axis=0, keepdims=True), c.shape)
         dev = c - self.target
         lam = np.where(dev > 0, self.strength, self.strength_lower)
         value = 0.5 * float(np.mean(np.sum(lam * dev ** 2, axis=1)))
-        return value, {"spike_kick": lam * dev / B}
+        return value, LossParts(spike_kick=lam * dev / B)
 
     def predict(self, result) -> np.ndarray:
         raise ValueError("SpikeCountReg is a regulariser; predict with the main loss")
@@ -431,15 +461,15 @@ class SilentPeakReg(Loss):
 
     def value_and_parts(self, result, labels):
         if self.strength == 0:
-            return 0.0, {}
+            return 0.0, LossParts()
         S = self.silent_set(result)
         B = S.shape[0]
         if B == 0 or not S.any():
-            return 0.0, {}
+            return 0.0, LossParts()
         vmax, _ = result.silent_peak(self.population)
-        v_th = float(result.layout.v_th[result.layout.pop_index[self.population]])
+        v_th = float(result.layout.neurons.v_th[result.layout.pop_index[self.population]])
         value = self.strength * float(np.sum(np.where(S, v_th - vmax, 0.0))) / B
-        return value, {"vmax_grad": np.where(S, -self.strength / B, 0.0)}
+        return value, LossParts(vmax_grad=np.where(S, -self.strength / B, 0.0))
 
     def predict(self, result) -> np.ndarray:
         raise ValueError("SilentPeakReg is a regulariser; predict with the main loss")

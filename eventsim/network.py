@@ -21,6 +21,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .files import count_attr, number_attr, read_dataset, text_attr
+from .layout import KernelLayout, layout_signature
 from .params import LIFParams
 
 
@@ -40,7 +41,7 @@ class Population:
 def _check_finite(name: str, a: np.ndarray) -> None:
     if not np.all(np.isfinite(a)):
         bad = np.flatnonzero(~np.isfinite(np.ravel(a)))[0]
-        raise ValueError(f"{name} must be finite; entry {int(bad)} is {np.ravel(a)[bad]!r}")
+        raise ValueError(f"{name} must be finite; entry {int(bad)} is {np.ravel(a)[bad].item()!r}")
 
 
 def _count(name: str, value) -> int:
@@ -451,9 +452,10 @@ class Network:
         return f"Network({pops}; {len(self.projections)} projections)"
 
     # ---------------------------------------------------------------------------------- kernels
-    def layout(self) -> "KernelLayout":
-        """Global arrays for the kernels (cached until the structure changes; weights re-read each call)."""
-        sig = tuple((k, p.n_synapses, id(p.indices), id(p.delays)) for k, p in self.projections.items())
+    def layout(self) -> KernelLayout:
+        """Global arrays for the kernels (``eventsim.layout``; cached until the structure or a neuron
+        parameter changes, weights re-read on each call)."""
+        sig = layout_signature(self)
         if self._layout is None or self._layout.signature != sig:
             self._layout = KernelLayout(self, sig)
         self._layout.refresh_weights(self)
@@ -466,78 +468,6 @@ def psp_peak(tau_mem: float, tau_syn: float) -> float:
         return math.exp(-1.0)
     t = math.log(tau_mem / tau_syn) / (1.0 / tau_syn - 1.0 / tau_mem)
     return tau_syn / (tau_mem - tau_syn) * (math.exp(-t / tau_mem) - math.exp(-t / tau_syn))
-
-
-class KernelLayout:
-    """Flattened network for the Numba kernels.
-
-    Per population p: parameter arrays (inputs get ``v_th = inf``); ``pop_of[j]``; global fan-out
-    CSR ``indptr, tgt, w, d`` with each row sorted by (delay, target); ``perm`` maps global synapse
-    order to the concatenation of the projections' weight arrays (in ``net.projections`` order), so
-    ``w = concat(weights)[perm]`` and gradients scatter back by ``g_concat[perm] = g``.
-    """
-
-    def __init__(self, net: Network, signature):
-        self.signature = signature
-        # keep the arrays named (by id) in the signature alive, so that their ids cannot be reused
-        self._signature_refs = [(p.indices, p.delays) for p in net.projections.values()]
-        names = list(net.populations)
-        self.pop_names = names
-        self.pop_index = {n: i for i, n in enumerate(names)}
-        offs = net.offsets
-        self.offsets = offs
-        self.sizes = {n: p.size for n, p in net.populations.items()}
-        n_pop = len(names)
-        self.tau_m = np.ones(n_pop)
-        self.tau_s = np.ones(n_pop)
-        self.v_th = np.full(n_pop, np.inf)
-        self.v_reset = np.zeros(n_pop)
-        self.v_leak = np.zeros(n_pop)
-        self.t_ref = np.zeros(n_pop)
-        self.track = np.zeros(n_pop, dtype=np.bool_)
-        for i, n in enumerate(names):
-            p = net.populations[n].params
-            if p is None:
-                continue
-            self.tau_m[i], self.tau_s[i] = p.tau_mem, p.tau_syn
-            self.v_th[i], self.v_reset[i], self.v_leak[i], self.t_ref[i] = p.v_th, p.v_reset, p.v_leak, p.t_ref
-            self.track[i] = not p.spiking
-        N = net.n_neurons
-        self.n_neurons = N
-        self.pop_of = np.repeat(np.arange(n_pop, dtype=np.int32), [net.populations[n].size for n in names])
-        srcs, tgts, ds = [], [], []
-        self.proj_names = list(net.projections)
-        self.proj_slices = {}
-        o = 0
-        for name, pr in net.projections.items():
-            srcs.append(pr.pre_indices() + offs[pr.src])
-            tgts.append(pr.indices.astype(np.int64) + offs[pr.dst])
-            ds.append(pr.delay_array())
-            self.proj_slices[name] = slice(o, o + pr.n_synapses)
-            o += pr.n_synapses
-        src = np.concatenate(srcs) if srcs else np.zeros(0, np.int64)
-        tgt = np.concatenate(tgts) if tgts else np.zeros(0, np.int64)
-        d = np.concatenate(ds) if ds else np.zeros(0)
-        perm = np.lexsort((tgt, d, src))
-        self.perm = perm
-        self.src = src[perm].astype(np.int32)
-        self.tgt = tgt[perm].astype(np.int32)
-        self.d = np.ascontiguousarray(d[perm])
-        self.indptr = np.zeros(N + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.src, minlength=N), out=self.indptr[1:])
-        self.w = np.zeros(src.size)
-        self.n_synapses = int(src.size)
-
-    def refresh_weights(self, net: Network) -> None:
-        if self.n_synapses:
-            cat = np.concatenate([net.projections[n].weights for n in self.proj_names])
-            self.w = np.ascontiguousarray(cat[self.perm])
-
-    def scatter(self, g_global: np.ndarray) -> Dict[str, np.ndarray]:
-        """Per-projection arrays (aligned with each projection's ``weights``) from a global-order array."""
-        cat = np.empty_like(g_global)
-        cat[self.perm] = g_global
-        return {n: cat[self.proj_slices[n]].copy() for n in self.proj_names}
 
 
 # ------------------------------------------------------------------------------------ HDF5 group
@@ -587,6 +517,8 @@ def read_network_group(g) -> Network:
             net.add_input(name, size)
         elif kind == "lif":
             values = {k: number_attr(h, k, what) for k in ("tau_mem", "tau_syn", "v_th", "v_reset", "v_leak", "t_ref")}
+            if "tau_syn_inh" in h.attrs:
+                values["tau_syn_inh"] = number_attr(h, "tau_syn_inh", what)
             try:
                 params = LIFParams(**values)
             except ValueError as e:

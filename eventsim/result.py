@@ -5,18 +5,37 @@ ids), ``currents`` (synaptic current I of the spiking neuron at the spike, used 
 For non-spiking read-out populations (``v_th = inf``) the exact maximum of V over [0, t_max], the
 time of that maximum and the exact integral of V over [0, t_max] (ms) are kept.
 
-``simulate`` also attaches ``imax`` (I at each read-out's maximum), ``stats`` (per-sample kernel
-counters: synaptic events, exact searches, bound updates, threshold events) and ``merged_inputs``
-(the input spikes as the kernel saw them: times, global ids, per-sample offsets), which EventProp's
-backward pass reuses.
+A Result made by ``simulate`` also carries ``stats`` (per-sample kernel counters: synaptic events,
+exact searches, bound updates, threshold events) and its ``tape`` (``SimulationTape``: what the
+simulation saw, which EventProp's backward pass and ``silent_peak`` replay). A Result has no tape
+when it is not made by ``simulate``.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 import numpy as np
 
+from .kernels.tables import ReadOuts, SpikeTrains
 from .spikes import SpikeBatch
+
+#: names of ``Result.stats``, the per-sample counters of the simulation kernel
+STAT_NAMES = ("synaptic_events", "exact_searches", "bound_updates", "threshold_events")
+
+
+class SimulationTape(NamedTuple):
+    """What ``simulate`` saw, kept with its Result for the adjoint pass and for replays.
+
+    ``inputs``: the input spikes as the kernel saw them (global ids, CSR over samples);
+    ``v_init``: (n_samples, n_neurons) V at t = 0; ``weights``: the weights simulated, in the
+    layout's fan-out order (later changes to the network do not affect them); ``imax``:
+    (n_samples, n_neurons) synaptic current just before each read-out's maximum (NaN elsewhere).
+    """
+
+    inputs: SpikeTrains
+    v_init: np.ndarray
+    weights: np.ndarray
+    imax: np.ndarray
 
 
 class Result:
@@ -25,13 +44,18 @@ class Result:
     def __init__(self, layout, t_max: float, times: np.ndarray, ids: np.ndarray, currents: np.ndarray,
                  offsets: np.ndarray, vmax: np.ndarray, tmax: np.ndarray, vint: np.ndarray,
                  record_times: Optional[np.ndarray] = None, record_ids: Optional[np.ndarray] = None,
-                 record_V: Optional[np.ndarray] = None, record_I: Optional[np.ndarray] = None):
+                 record_V: Optional[np.ndarray] = None, record_I: Optional[np.ndarray] = None, *,
+                 tape: Optional[SimulationTape] = None, stats: Optional[Dict[str, np.ndarray]] = None):
         self.layout = layout
         self.t_max = float(t_max)
         self.times, self.ids, self.currents, self.offsets = times, ids, currents, offsets
         self.vmax, self.tmax, self.vint = vmax, tmax, vint
         self.record_times, self.record_ids = record_times, record_ids
         self.record_V, self.record_I = record_V, record_I
+        self.tape = tape
+        self.stats = stats
+        self._first_spike_cache: Dict[str, np.ndarray] = {}
+        self._silent_peak_cache: Dict[str, ReadOuts] = {}
 
     @property
     def n_samples(self) -> int:
@@ -57,7 +81,7 @@ class Result:
 
     def first_spike_times(self, population: str) -> np.ndarray:
         """(n_samples, n_neurons) first spike time in ms, ``inf`` where a neuron is silent."""
-        cache = self.__dict__.setdefault("_first_spike_cache", {})  # a loss and its prediction both ask
+        cache = self._first_spike_cache  # a loss and its prediction both ask
         if population not in cache:
             cache[population] = self.spikes(population).first_spike_times()
         return cache[population].copy()
@@ -68,7 +92,7 @@ class Result:
 
     def _readout(self, arr: np.ndarray, population: str) -> np.ndarray:
         o, n = self._pop(population)
-        if not self.layout.track[self.layout.pop_index[population]]:
+        if not self.layout.neurons.track[self.layout.pop_index[population]]:
             raise ValueError(f"population {population!r} spikes; max/integral of V are kept only for "
                              "non-spiking read-outs (v_th=inf)")
         return arr[:, o:o + n].copy()
@@ -97,33 +121,31 @@ class Result:
         """
         o, n = self._pop(population)
         lay = self.layout
-        if not np.isfinite(lay.v_th[lay.pop_index[population]]):
+        if not np.isfinite(lay.neurons.v_th[lay.pop_index[population]]):
             raise ValueError(f"population {population!r} does not spike; use max_voltage for read-outs")
-        if not all(hasattr(self, a) for a in ("merged_inputs", "weights", "v_init")):
+        if self.tape is None:
             raise ValueError("silent_peak needs a Result returned by simulate() (the input spikes, weights and "
                              "initial voltages it replays are not stored in result files)")
-        cache = self.__dict__.setdefault("_silent_peak_cache", {})
+        cache = self._silent_peak_cache
         if population not in cache:
             from .kernels.silent_peak import silent_peaks_batch
 
             B, N = self.n_samples, lay.n_neurons
             sel = np.zeros((B, N), dtype=np.bool_)
             sel[:, o:o + n] = self.counts(population) == 0
-            vmax, tmax, imax = (np.full((B, N), np.nan) for _ in range(3))
-            in_t, in_id, in_off = self.merged_inputs
-            silent_peaks_batch(sel, np.ascontiguousarray(in_off, dtype=np.int64), np.ascontiguousarray(in_t, dtype=np.float64),
-                               np.ascontiguousarray(in_id, dtype=np.int32), self.offsets, self.times, self.ids,
-                               lay.pop_of, lay.tau_m, lay.tau_s, lay.v_leak, lay.indptr, lay.tgt, self.weights, lay.d,
-                               self.v_init, self.t_max, vmax, tmax, imax)
-            cache[population] = (vmax[:, o:o + n], tmax[:, o:o + n], imax[:, o:o + n])
-        vmax, tmax, _ = cache[population]
-        return vmax.copy(), tmax.copy()
+            peaks = ReadOuts(*(np.full((B, N), np.nan) for _ in range(4)))
+            syn = lay.synapses._replace(w=self.tape.weights)
+            silent_peaks_batch(sel, self.tape.inputs, SpikeTrains(self.times, self.ids, self.offsets),
+                               lay.neurons, syn, self.tape.v_init, self.t_max, peaks)
+            cache[population] = ReadOuts(*(a[:, o:o + n] for a in peaks))
+        peaks = cache[population]
+        return peaks.vmax.copy(), peaks.tmax.copy()
 
     def silent_peak_current(self, population: str) -> np.ndarray:
         """(n_samples, n) synaptic current I just before each silent neuron's peak (``silent_peak``), NaN
         where the neuron fired; EventProp's term for a peak that sits on an arrival needs it."""
         self.silent_peak(population)
-        return self._silent_peak_cache[population][2].copy()
+        return self._silent_peak_cache[population].imax.copy()
 
     def _recorded(self, arr: Optional[np.ndarray], population: str) -> np.ndarray:
         if arr is None:
@@ -150,7 +172,7 @@ class Result:
 
     def spike_dict(self) -> Dict[str, SpikeBatch]:
         """Spikes of every LIF population."""
-        return {n: self.spikes(n) for n, i in self.layout.pop_index.items() if np.isfinite(self.layout.v_th[i])}
+        return {n: self.spikes(n) for n, i in self.layout.pop_index.items() if np.isfinite(self.layout.neurons.v_th[i])}
 
     def save(self, path) -> None:
         """Write spikes (and read-outs, recordings) to HDF5 (format ``eventsim.result``), atomically."""
@@ -162,7 +184,7 @@ class Result:
             write_spikes_group(f, self.spike_dict())
             g = f.create_group("readout")
             for n, i in self.layout.pop_index.items():
-                if self.layout.track[i]:
+                if self.layout.neurons.track[i]:
                     h = g.create_group(n)
                     h.create_dataset("v_max", data=self.max_voltage(n))
                     h.create_dataset("t_max", data=self.max_voltage_time(n)).attrs["units"] = "ms"

@@ -13,7 +13,8 @@ import numpy as np
 
 from .network import Network
 from .params import positive_ms
-from .result import Result
+from .kernels.tables import ReadOuts, Recording, SpikeBuffers, SpikeTrains
+from .result import STAT_NAMES, Result, SimulationTape
 from .spikes import SpikeBatch
 
 Inputs = Union[SpikeBatch, Mapping[str, SpikeBatch]]
@@ -199,37 +200,31 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
     if capacity is None:
         per = max(1, in_t.size // max(B, 1))
         # start from what this network produced last time (kept on the cached layout), else a guess
-        capacity = max(64, 4 * per + N // 4, int(1.25 * getattr(layout, "last_max_spikes", 0)))
+        capacity = max(64, 4 * per + N // 4, int(1.25 * layout.last_max_spikes))
     cap = int(min(max(capacity, 1), max_spikes))
 
+    inputs_seen = SpikeTrains(np.ascontiguousarray(in_t, dtype=np.float64), np.ascontiguousarray(in_id, dtype=np.int32),
+                              np.ascontiguousarray(in_off, dtype=np.int64))
     blocks = []  # (sample indices, their spike counts, their spikes concatenated in that order)
     # read-out statistics exist for non-spiking populations only; every other column stays NaN
-    vmax = np.full((B, N), np.nan)
-    tmaxa = np.full((B, N), np.nan)
-    vint = np.full((B, N), np.nan)
-    imax = np.full((B, N), np.nan)
-    recV = np.empty((B, n_rt, n_rn))
-    recI = np.empty((B, n_rt, n_rn))
+    ro = ReadOuts(*(np.full((B, N), np.nan) for _ in range(4)))
+    rec = Recording(rec_t, rec_ids, np.empty((B, n_rt, n_rn)), np.empty((B, n_rt, n_rn)))
     stats = np.zeros((B, 4), dtype=np.int64)
 
     def run(samples: np.ndarray, cap: int):
         m = samples.size
-        out_t = np.empty((m, cap))
-        out_id = np.empty((m, cap), dtype=np.int32)
-        out_I = np.empty((m, cap))
-        counts = np.zeros(m, dtype=np.int64)
+        out = SpikeBuffers(np.empty((m, cap)), np.empty((m, cap), dtype=np.int32), np.empty((m, cap)),
+                           np.zeros(m, dtype=np.int64))
         if m == B:  # every sample at once (the usual first pass): the kernel writes the results in place
-            rv, rt, ri, rim, rV, rI, st = vmax, tmaxa, vint, imax, recV, recI, stats
+            r_ro, r_rec, st = ro, rec, stats
             st[:] = 0  # the kernel accumulates its counters
         else:
-            rv, rt, ri, rim = (np.full((m, N), np.nan) for _ in range(4))
-            rV, rI = np.empty((m, n_rt, n_rn)), np.empty((m, n_rt, n_rn))
+            r_ro = ReadOuts(*(np.full((m, N), np.nan) for _ in range(4)))
+            r_rec = Recording(rec_t, rec_ids, np.empty((m, n_rt, n_rn)), np.empty((m, n_rt, n_rn)))
             st = np.zeros((m, 4), dtype=np.int64)
-        run_batch(samples, layout.pop_of, layout.tau_m, layout.tau_s, layout.v_th, layout.v_reset,
-                  layout.v_leak, layout.t_ref, layout.track, layout.indptr, layout.tgt, layout.w, layout.d,
-                  in_t, in_id, in_off, V0, t_max, rec_t, rec_ids, rV, rI,
-                  out_t, out_id, out_I, counts, int(max_spikes), rv, rt, ri, rim, st)
-        return out_t, out_id, out_I, counts, rv, rt, ri, rim, rV, rI, st
+        run_batch(samples, layout.neurons, layout.synapses, inputs_seen, V0, t_max, r_rec, out,
+                  int(max_spikes), r_ro, st)
+        return out, r_ro, r_rec, st
 
     show = (B > chunk) if progress is None else bool(progress)
     starts = list(range(0, B, chunk if show else max(B, 1)))
@@ -242,7 +237,8 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
         todo = np.arange(a, min(B, a + (chunk if show else B)), dtype=np.int64)
         c = cap
         while todo.size:
-            out_t, out_id, out_I, counts, rv, rt, ri, rim, rV, rI, st = run(todo, c)
+            out, r_ro, r_rec, st = run(todo, c)
+            counts = out.counts
             if np.any(counts < 0):
                 bad = int(todo[np.flatnonzero(counts < 0)[0]])
                 raise ValueError(f"sample {bad} exceeded max_spikes={max_spikes}: runaway activity? "
@@ -250,16 +246,16 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
             done = counts <= c
             qd = np.flatnonzero(done)
             sd = todo[qd]
-            if rv is not vmax:
-                vmax[sd], tmaxa[sd], vint[sd], imax[sd] = rv[qd], rt[qd], ri[qd], rim[qd]
-                recV[sd], recI[sd] = rV[qd], rI[qd]
+            if r_ro is not ro:
+                for whole, part in zip(ro + (rec.V, rec.I), r_ro + (r_rec.V, r_rec.I)):
+                    whole[sd] = part[qd]
                 stats[sd] = st[qd]
             n = counts[qd]
             keep = np.arange(c)[None, :] < n[:, None]  # row-major: sample by sample, in time order
             if qd.size == todo.size:
-                blocks.append((sd, n, out_t[keep], out_id[keep], out_I[keep]))
+                blocks.append((sd, n, out.times[keep], out.ids[keep], out.currents[keep]))
             else:
-                blocks.append((sd, n, out_t[qd][keep], out_id[qd][keep], out_I[qd][keep]))
+                blocks.append((sd, n, out.times[qd][keep], out.ids[qd][keep], out.currents[qd][keep]))
             if not np.all(done):
                 c = int(min(max_spikes, 2 * counts[~done].max()))
             todo = todo[~done]
@@ -279,13 +275,9 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
         start_in_block = np.cumsum(n) - n
         dest = np.repeat(offsets[sd] - start_in_block, n) + np.arange(bt.size)
         times[dest], ids[dest], cur[dest] = bt, bi, bc
-    res = Result(layout, t_max, times, ids, cur, offsets, vmax, tmaxa, vint,
-                 rec_t if n_rn else None, rec_ids if n_rn else None,
-                 recV if n_rn else None, recI if n_rn else None)
-    res.imax = imax
-    res.v_init = V0  # (B, N) V at t = 0, for Result.silent_peak
-    res.weights = layout.w  # the weights simulated (refresh_weights makes a new array, so they stay valid)
-    res.merged_inputs = (in_t, in_id, in_off)  # global-id input spikes, reused by EventProp's backward pass
-    res.stats = {k: stats[:, i].copy() for i, k in enumerate(
-        ("synaptic_events", "exact_searches", "bound_updates", "threshold_events"))}
-    return res
+    # the weights simulated: refresh_weights makes a new array, so these stay valid
+    tape = SimulationTape(inputs_seen, V0, layout.synapses.w, ro.imax)
+    return Result(layout, t_max, times, ids, cur, offsets, ro.vmax, ro.tmax, ro.vint,
+                  rec_t if n_rn else None, rec_ids if n_rn else None,
+                  rec.V if n_rn else None, rec.I if n_rn else None,
+                  tape=tape, stats={k: stats[:, i].copy() for i, k in enumerate(STAT_NAMES)})

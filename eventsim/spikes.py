@@ -60,7 +60,7 @@ class SpikeBatch:
                 bad = int(np.flatnonzero(~ok)[0])
                 s = int(np.searchsorted(offsets, bad, side="right") - 1)
                 raise ValueError(f"times must be sorted within each sample: sample {s} has "
-                                 f"{times[bad]!r} before {times[bad + 1]!r}")
+                                 f"{times[bad].item()!r} before {times[bad + 1].item()!r}")
         self.times = times
         self.ids = ids
         self.offsets = offsets

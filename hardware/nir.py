@@ -57,6 +57,9 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
         p = pop.params
         if p.t_ref > 0:
             raise ValueError(f"t_ref of population {name!r} is {p.t_ref!r} ms: NIR's CubaLIF has no refractory period")
+        if p.dual:
+            raise ValueError(f"population {name!r} has two synaptic currents (tau_syn_inh={p.tau_syn_inh!r} ms): NIR's "
+                             "CubaLIF and CubaLI have one synaptic time constant, so only tau_syn_inh=None is exported")
         common = dict(tau_syn=np.full(n, p.tau_syn * s), tau_mem=np.full(n, p.tau_mem * s), r=np.ones(n),
                       v_leak=np.full(n, p.v_leak), w_in=np.full(n, p.tau_syn / dt))
         if p.spiking:

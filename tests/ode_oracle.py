@@ -23,19 +23,28 @@ from scipy.optimize import brentq
 
 
 def ode_simulate(tau_m, tau_s, v_th, v_reset, v_leak, W, D, inputs, n_in, t_max, v0=None,
-                 rtol=1e-12, atol=1e-12, max_step=0.05, t_ref=None):
+                 rtol=1e-12, atol=1e-12, max_step=0.05, t_ref=None, tau_i=None):
     """Simulate neurons 0..n-1 (arrays of per-neuron parameters) driven by input sources.
 
     ``W[post, pre]`` and ``D[post, pre]`` (ms) are over the ``n_in + n`` sources (inputs first);
     ``inputs`` is a list of (time ms, input_id); ``v0`` the initial V per neuron (default 0);
     ``t_ref`` the refractory period per neuron (ms, default 0: V is held at v_reset for t_ref
-    after a spike while I evolves). Returns a sorted list of (time ms, neuron).
+    after a spike while I evolves). ``tau_i``: per neuron, NaN for one synaptic current, else the
+    time constant (ms) of a second current that receives the negative weights
+    (``tau_m dV/dt = -(V - v_l) + I_e + I_i``). Returns a sorted list of (time ms, neuron).
+
+    With two currents V' is a sum of three exponentials, so V still has at most two extrema
+    between discrete events and at most one of them is a maximum: the stop at the maximum below
+    keeps the oracle complete.
     """
     n = len(tau_m)
     tau_m, tau_s = np.asarray(tau_m, float), np.asarray(tau_s, float)
     v_th, v_reset, v_leak = np.asarray(v_th, float), np.asarray(v_reset, float), np.asarray(v_leak, float)
     t_ref = np.zeros(n) if t_ref is None else np.asarray(t_ref, float)
-    y = np.zeros(2 * n)
+    tau_i = np.full(n, np.nan) if tau_i is None else np.asarray(tau_i, float)
+    dual = np.isfinite(tau_i)
+    tau_i_or_1 = np.where(dual, tau_i, 1.0)
+    y = np.zeros(3 * n)  # V, I (the only or the excitatory current), I_i
     if v0 is not None:
         y[:n] = v0
     pending = []  # (arrival time, seq, target, weight)
@@ -54,10 +63,10 @@ def ode_simulate(tau_m, tau_s, v_th, v_reset, v_leak, W, D, inputs, n_in, t_max,
 
     def make_rhs(frozen):
         def rhs(t, y):
-            V, I = y[:n], y[n:]
-            dV = (-(V - v_leak) + I) / tau_m
+            V, I, Ii = y[:n], y[n:2 * n], y[2 * n:]
+            dV = (-(V - v_leak) + I + Ii) / tau_m
             dV[frozen] = 0.0
-            return np.concatenate([dV, -I / tau_s])
+            return np.concatenate([dV, -I / tau_s, -Ii / tau_i_or_1])
         return rhs
 
     def make_threshold_event(k):
@@ -69,7 +78,7 @@ def ode_simulate(tau_m, tau_s, v_th, v_reset, v_leak, W, D, inputs, n_in, t_max,
 
     def make_peak_event(k):
         def ev(t, y):
-            return (-(y[k] - v_leak[k]) + y[n + k]) / tau_m[k]
+            return (-(y[k] - v_leak[k]) + y[n + k] + y[2 * n + k]) / tau_m[k]
         ev.terminal = True
         ev.direction = -1
         return ev
@@ -79,7 +88,7 @@ def ode_simulate(tau_m, tau_s, v_th, v_reset, v_leak, W, D, inputs, n_in, t_max,
     while t < t_max:
         while pending and pending[0][0] <= t:
             _, _, post, w = heapq.heappop(pending)
-            y[n + post] += w
+            y[(2 * n if dual[post] and w < 0 else n) + post] += w
             peaked[post] = False
         for k in np.flatnonzero(ref_end == t):
             peaked[k] = False  # free evolution restarts from v_reset
@@ -91,9 +100,11 @@ def ode_simulate(tau_m, tau_s, v_th, v_reset, v_leak, W, D, inputs, n_in, t_max,
         if t_next <= t:
             continue
         watch = [k for k in range(n) if np.isfinite(v_th[k]) and not frozen[k]]
-        # a crossing needs dV/dt > 0 at V = v_th, i.e. I > v_th - v_l; without input |I| only decays,
-        # so a neuron with v_th > v_l and I <= v_th - v_l now cannot cross in this segment
-        peak_watch = [k for k in watch if not peaked[k] and (v_leak[k] >= v_th[k] or y[n + k] > v_th[k] - v_leak[k])]
+        # a crossing needs dV/dt > 0 at V = v_th, i.e. I > v_th - v_l; without input each current's
+        # |I| only decays, so a neuron with v_th > v_l whose positive currents sum to at most
+        # v_th - v_l now cannot cross in this segment
+        i_up = np.maximum(y[n:2 * n], 0.0) + np.maximum(y[2 * n:], 0.0)
+        peak_watch = [k for k in watch if not peaked[k] and (v_leak[k] >= v_th[k] or i_up[k] > v_th[k] - v_leak[k])]
         events = [make_threshold_event(k) for k in watch] + [make_peak_event(k) for k in peak_watch]
         sol = solve_ivp(make_rhs(frozen), (t, t_next), y, method="DOP853", rtol=rtol, atol=atol,
                         max_step=max_step, events=events or None, dense_output=True)

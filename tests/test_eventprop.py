@@ -117,7 +117,7 @@ def test_delay_gradient_descent_decreases_the_loss():
     assert losses[-1] < losses[0]
     lay = net.layout()  # the kernel layout uses the new delays
     cat = np.concatenate([proj.delays for proj in net.projections.values()])
-    assert np.array_equal(lay.d, cat[lay.perm]) and not np.all(cat == 2.0)
+    assert np.array_equal(lay.synapses.d, cat[lay.perm]) and not np.all(cat == 2.0)
 
 
 def _silent_label_net():
@@ -160,7 +160,7 @@ def test_count_regulariser_is_a_kick_and_pushes_activity_towards_target():
     res = es.simulate(net, batch, 50.0)
     v, parts = reg.value_and_parts(res, None)
     c = res.counts("hidden")
-    np.testing.assert_allclose(parts["spike_kick"], (c - 0.5) / 8)
+    np.testing.assert_allclose(parts.spike_kick, (c - 0.5) / 8)
     assert v == pytest.approx(0.5 * np.mean(np.sum((c - 0.5) ** 2, axis=1)))
     c0 = c.mean()
     for _ in range(15):
@@ -227,5 +227,5 @@ def test_phantom_push_is_the_cross_entropy_part_only():
     _, parts = loss.value_and_parts(res, np.array([1]))
     z = -np.array([t0, t_max]) / loss.tau0
     s_label = np.exp(z[1] - z.max()) / np.exp(z - z.max()).sum()
-    assert parts["phantom_grad"][0, 1] == pytest.approx((1.0 - s_label) / loss.tau0, rel=1e-12)
-    assert parts["phantom_grad"][0, 1] <= 1.0 / loss.tau0  # bounded, whatever t_max
+    assert parts.phantom_grad[0, 1] == pytest.approx((1.0 - s_label) / loss.tau0, rel=1e-12)
+    assert parts.phantom_grad[0, 1] <= 1.0 / loss.tau0  # bounded, whatever t_max

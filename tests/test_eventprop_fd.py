@@ -61,19 +61,19 @@ def event_pattern(net, batch, res):
     """
     lay = net.layout()
     o_in = lay.offsets[net.input_names[0]]
-    track = np.flatnonzero(lay.track[lay.pop_of])
+    track = np.flatnonzero(lay.neurons.track[lay.neurons.pop_of])
     parts = [res.ids, res.offsets]
     for b in range(res.n_samples):
         a0, a1 = batch.offsets[b], batch.offsets[b + 1]
         s0, s1 = res.offsets[b], res.offsets[b + 1]
         src_t = np.concatenate([batch.times[a0:a1], res.times[s0:s1]])
         src_id = np.concatenate([batch.ids[a0:a1].astype(np.int64) + o_in, res.ids[s0:s1]])
-        syn = [np.arange(lay.indptr[j], lay.indptr[j + 1]) for j in src_id]
+        syn = [np.arange(lay.synapses.indptr[j], lay.synapses.indptr[j + 1]) for j in src_id]
         syn = np.concatenate(syn) if syn else np.zeros(0, np.int64)
-        t_arr = np.repeat(src_t, lay.indptr[src_id + 1] - lay.indptr[src_id]) + lay.d[syn]
+        t_arr = np.repeat(src_t, lay.synapses.indptr[src_id + 1] - lay.synapses.indptr[src_id]) + lay.synapses.d[syn]
         keep = t_arr <= res.t_max
         syn, t_arr = syn[keep], t_arr[keep]
-        n = np.concatenate([lay.tgt[syn], res.ids[s0:s1], track])
+        n = np.concatenate([lay.synapses.tgt[syn], res.ids[s0:s1], track])
         t = np.concatenate([t_arr, res.times[s0:s1], res.tmax[b, track]])
         is_ev = np.r_[np.zeros(syn.size, bool), np.ones(s1 - s0 + track.size, bool)]
         lt = _events_before(n, t, is_ev, events_first=False)[:syn.size]
@@ -187,18 +187,19 @@ def feedforward(seed, tau_syn, kind):
     return None if labels is None else (net, batch, labels, 60.0)
 
 
-def recurrent(seed, tau_syn, kind):
+def recurrent(seed, tau_syn, kind, tau_inh=None):
     """in -> hidden (recurrent, inhibitory and excitatory) -> out, random delays everywhere; for
-    spiking outputs also out -> hidden feedback; v_reset and v_leak away from 0."""
+    spiking outputs also out -> hidden feedback; v_reset and v_leak away from 0. ``tau_inh``: a
+    second synaptic current for the negative weights."""
     rng = np.random.default_rng(seed)
     tm = 10.0
-    p = es.LIFParams(tau_mem=tm, tau_syn=tau_syn, v_reset=-0.2, v_leak=0.1)
+    p = es.LIFParams(tau_mem=tm, tau_syn=tau_syn, v_reset=-0.2, v_leak=0.1, tau_syn_inh=tau_inh)
     peak = es.psp_peak(tm, tau_syn)
     net = es.Network()
     net.add_input("in", 3)
     net.add_population("hidden", 5, p)
     spiking = kind == "first_spike"
-    net.add_population("out", 2, p if spiking else es.LIFParams.readout(tm, tau_syn))
+    net.add_population("out", 2, p if spiking else es.LIFParams.readout(tm, tau_syn, tau_syn_inh=tau_inh))
     net.connect("in", "hidden", rng.uniform(0.4, 0.9, (5, 3)) / peak, delays=rng.uniform(0.1, 2.0, (5, 3)))
     net.connect("hidden", "hidden", rng.uniform(-0.3, 0.3, (5, 5)) / peak, delays=rng.uniform(0.5, 3.0, (5, 5)),
                 mask=rng.random((5, 5)) < 0.5)
@@ -235,6 +236,18 @@ def test_recurrent_with_delays_weights_and_delays(kind, tau_syn):
     net, batch, labels, t_max = first_config(recurrent, tau_syn, kind)
     worst, g = check_gradients(net, batch, labels, LOSSES[kind](), t_max, delays=True, tag=f"rec-{kind}-{tau_syn}")
     assert np.count_nonzero(g["hidden->hidden"]) > 0 and np.count_nonzero(g["delay:hidden->hidden"]) > 0
+
+
+@pytest.mark.parametrize("kind", ["first_spike", "vmax", "vint"])
+@pytest.mark.parametrize("tau_syn,tau_inh", [(4.0, 8.0), (4.0, 10.0)])  # tau_mem = 10: tau_inh != and == tau_mem
+def test_two_synaptic_currents_recurrent_with_delays(kind, tau_syn, tau_inh):
+    net, batch, labels, t_max = first_config(recurrent, tau_syn, kind, tau_inh)
+    worst, g = check_gradients(net, batch, labels, LOSSES[kind](), t_max, delays=True,
+                               tag=f"two-currents-{kind}-{tau_syn}-{tau_inh}")
+    w = net.projections["hidden->hidden"].weights
+    inhibitory = g["hidden->hidden"][w < 0]
+    assert inhibitory.size and np.count_nonzero(inhibitory) > 0  # the second current's adjoint is exercised
+    assert np.count_nonzero(g["delay:hidden->hidden"]) > 0
 
 
 def test_initial_voltage_and_combined_losses():

@@ -74,6 +74,9 @@ def test_nir_round_trip_through_files(tmp_path):
     ref.connect("in", "n", np.ones((2, 2)))
     with pytest.raises(ValueError, match="t_ref"):
         to_nir(ref, 1.0)
+    ref.populations["n"].params = es.LIFParams(tau_syn_inh=10.0)
+    with pytest.raises(ValueError, match="'n' has two synaptic currents"):
+        to_nir(ref, 1.0)
     with pytest.raises(ValueError, match="dt"):
         to_nir(net, 0)
     bad = _net(2)

@@ -90,6 +90,9 @@ def test_invalid_parameters_raise_value_errors_naming_them():
     ref.connect("in", "n", np.ones((2, 2)))
     with pytest.raises(ValueError, match="t_ref"):
         quantize(ref, 1.0)
+    ref.populations["n"].params = es.LIFParams(tau_syn_inh=10.0)
+    with pytest.raises(ValueError, match="'n' has two synaptic currents"):
+        quantize(ref, 1.0)
     big = _net(0, v_leak=1e6)
     with pytest.raises(ValueError, match="v_leak"):
         quantize(big, 1.0)

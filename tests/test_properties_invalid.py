@@ -223,7 +223,7 @@ def test_read_out_statistics_are_nan_outside_non_spiking_populations():
     res = es.simulate(_net(), _batch(3), 20.0)
     lay = res.layout
     o, n = lay.offsets["out"], lay.sizes["out"]
-    for arr in (res.vmax, res.tmax, res.vint, res.imax):
+    for arr in (res.vmax, res.tmax, res.vint, res.tape.imax):
         assert np.all(np.isnan(arr[:, :o]))              # inputs and the spiking population: no statistics
         assert np.all(np.isfinite(arr[:, o:o + n]))
     assert np.all(res.max_voltage("out") >= 0.0)

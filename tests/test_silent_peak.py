@@ -44,7 +44,7 @@ def test_silent_peak_equals_the_readout_tracking_of_a_non_spiking_twin(tau_syn):
     np.testing.assert_allclose(vmax[silent], ref.max_voltage("hidden")[silent], rtol=0, atol=1e-13)
     np.testing.assert_allclose(tmax[silent], ref.max_voltage_time("hidden")[silent], rtol=0, atol=1e-12)
     o = ref.layout.offsets["hidden"]
-    np.testing.assert_allclose(res.silent_peak_current("hidden")[silent], ref.imax[:, o:o + 8][silent], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.silent_peak_current("hidden")[silent], ref.tape.imax[:, o:o + 8][silent], rtol=0, atol=1e-12)
     assert np.all(np.isnan(res.silent_peak_current("hidden")[~silent]))
     assert np.all(vmax[silent] < 1.0)
 
@@ -90,7 +90,7 @@ def test_silent_peak_rejects_read_outs():
     res = es.simulate(net, batch, 60.0)
     with pytest.raises(ValueError, match="does not spike"):
         res.silent_peak("out")
-    del res.weights  # as a Result built without simulate() (e.g. read from a file)
+    res.tape = None  # as a Result built without simulate() (e.g. read from a file)
     with pytest.raises(ValueError, match="simulate"):
         res.silent_peak("hidden")
 
@@ -129,13 +129,13 @@ def test_silent_peak_reg_value_and_validation():
 
 
 def test_vmax_grad_on_a_neuron_that_fired_is_rejected():
-    from eventsim.losses import Loss
+    from eventsim.losses import Loss, LossParts
 
     class Bad(Loss):
         population = "hidden"
 
         def value_and_parts(self, result, labels):
-            return 0.0, {"vmax_grad": np.ones(result.counts("hidden").shape)}
+            return 0.0, LossParts(vmax_grad=np.ones(result.counts("hidden").shape))
 
     net, batch = _feedforward(0)
     with pytest.raises(ValueError, match="fired"):

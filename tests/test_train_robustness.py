@@ -170,12 +170,12 @@ def test_an_all_silent_read_out_costs_log_n_and_warns_once():
     assert silent[0].message.n_silent == 2 and silent[0].message.n_samples == 2
     assert "2 of 2 samples had a silent output" in str(silent[0].message)
     assert value == pytest.approx(math.log(3), rel=1e-14)  # a uniform guess, not the best value 0
-    assert not np.any(parts["first_spike_grad"])
+    assert not np.any(parts.first_spike_grad)
     L, g = value_and_grad(net, batch, np.array([0, 2]), loss, 40.0)
     assert L == pytest.approx(math.log(3), rel=1e-14) and not np.any(g["in->out"])
     # the phantom policy now pushes the label neuron of a silent output: G = (1 - 1/3) / tau0
     _, parts = FirstSpikeCE(silent="phantom").value_and_parts(res, np.array([0, 2]))
-    np.testing.assert_allclose(parts["phantom_grad"][[0, 1], [0, 2]], (1 - 1 / 3) / 0.5 / 2, rtol=1e-14)
+    np.testing.assert_allclose(parts.phantom_grad[[0, 1], [0, 2]], (1 - 1 / 3) / 0.5 / 2, rtol=1e-14)
     # SilentPeakReg on the read-out gives the exact push towards firing
     _, g = value_and_grad(net, batch, np.array([0, 2]), [loss, SilentPeakReg("out", scope="sample")], 40.0)
     from_1 = net.projections["in->out"].pre_indices() == 1

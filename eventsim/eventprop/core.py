@@ -11,37 +11,13 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..losses import LossSpec, as_list
+from ..kernels.tables import AdjointSources, SpikeTrains
+from ..losses import LossParts, LossSpec, as_list
 from ..network import Network
 from ..simulate import simulate
 
 _SIM_KW = ("max_spikes", "capacity", "progress", "chunk")
 _OWN_KW = ("wants_delays", "n_chunks")
-
-
-def delay_groups(layout):
-    """Delay groups of the layout's fan-out CSR (cached on the layout).
-
-    Rows of the CSR are sorted by (delay, target), so the synapses of one source with one delay are
-    contiguous: group g covers synapses ``g_start[g]:g_end[g]`` with delay ``g_d[g]``, and source j
-    owns groups ``g_ptr[j]:g_ptr[j+1]`` in increasing delay. Returns (g_ptr, g_start, g_end, g_d).
-    """
-    cached = getattr(layout, "_eventprop_groups", None)
-    if cached is not None:
-        return cached
-    S = layout.n_synapses
-    src = layout.src.astype(np.int64)
-    start = np.ones(S, dtype=bool)
-    if S:
-        start[1:] = (src[1:] != src[:-1]) | (layout.d[1:] != layout.d[:-1])
-    g_start = np.flatnonzero(start).astype(np.int64)
-    g_end = np.append(g_start[1:], S).astype(np.int64)
-    g_d = np.ascontiguousarray(layout.d[g_start]) if S else np.zeros(0)
-    g_ptr = np.zeros(layout.n_neurons + 1, dtype=np.int64)
-    if S:
-        np.cumsum(np.bincount(src[g_start], minlength=layout.n_neurons), out=g_ptr[1:])
-    layout._eventprop_groups = (g_ptr, g_start, g_end, g_d)
-    return layout._eventprop_groups
 
 
 def first_spike_index(res, o: int, n: int) -> np.ndarray:
@@ -120,72 +96,59 @@ def value_and_grad(net: Network, inputs, labels, loss: LossSpec, t_max: float, *
     inj_ph = np.zeros((B, N))
     samp = np.repeat(np.arange(B), np.diff(res.offsets))
     total = 0.0
-    peaks = None  # (vmax, tmax, imax) with the peaks of silent spiking neurons filled in, if a loss asks
+    vmax_b, tmax_b, imax_b = res.vmax, res.tmax, res.tape.imax  # silent peaks are filled in if a loss asks
     for l in losses:
         value, parts = l.value_and_parts(res, labels)
+        parts = LossParts.of(parts, type(l).__name__)
         total += float(value)
         o, n = layout.offsets[l.population], layout.sizes[l.population]
-        unknown = set(parts) - {"first_spike_grad", "spike_grad", "spike_kick", "vmax_grad", "vint_grad",
-                                "phantom_grad"}
-        if unknown:
-            raise ValueError(f"loss {type(l).__name__} returned unknown parts {sorted(unknown)}")
-        if "first_spike_grad" in parts:
+        if parts.first_spike_grad is not None:
             idx = first_spike_index(res, o, n)
             ok = idx >= 0
-            np.add.at(G, idx[ok], parts["first_spike_grad"][ok])
-        if "spike_grad" in parts:
-            G += parts["spike_grad"]
-        if "spike_kick" in parts:
+            np.add.at(G, idx[ok], parts.first_spike_grad[ok])
+        if parts.spike_grad is not None:
+            G += parts.spike_grad
+        if parts.spike_kick is not None:
             sel = np.flatnonzero((res.ids >= o) & (res.ids < o + n))
-            kick[sel] += parts["spike_kick"][samp[sel], res.ids[sel] - o]
-        if "vmax_grad" in parts:
-            gmax[:, o:o + n] += parts["vmax_grad"]
-            if not layout.track[layout.pop_index[l.population]]:
+            kick[sel] += parts.spike_kick[samp[sel], res.ids[sel] - o]
+        if parts.vmax_grad is not None:
+            gmax[:, o:o + n] += parts.vmax_grad
+            if not layout.neurons.track[layout.pop_index[l.population]]:
                 # a spiking population: only neurons silent in the sample have a (differentiable) peak
                 pv, pt = res.silent_peak(l.population)
                 pi = res.silent_peak_current(l.population)
-                asked = parts["vmax_grad"] != 0
+                asked = parts.vmax_grad != 0
                 if np.any(asked & np.isnan(pv)):
                     raise ValueError(f"loss {type(l).__name__} returned vmax_grad for neurons of {l.population!r} "
                                      "that fired; only silent neurons of a spiking population have a peak gradient")
-                if peaks is None:
-                    peaks = [res.vmax.copy(), res.tmax.copy(), getattr(res, "imax", np.zeros((B, N))).copy()]
-                for arr, src in zip(peaks, (pv, pt, pi)):
+                if vmax_b is res.vmax:
+                    vmax_b, tmax_b, imax_b = vmax_b.copy(), tmax_b.copy(), imax_b.copy()
+                for arr, src in zip((vmax_b, tmax_b, imax_b), (pv, pt, pi)):
                     arr[:, o:o + n] = np.where(asked, src, arr[:, o:o + n])
-        if "vint_grad" in parts:
-            gint[:, o:o + n] += parts["vint_grad"]
-        if "phantom_grad" in parts:
+        if parts.vint_grad is not None:
+            gint[:, o:o + n] += parts.vint_grad
+        if parts.phantom_grad is not None:
             # a spike at t_max with direct derivative G would get a_V = -G / Vdot-; the reference
             # slope Vdot- = (v_th - v_leak) / tau_mem is used (the neuron did not fire: heuristic)
             p = net.populations[l.population].params
-            inj_ph[:, o:o + n] += -parts["phantom_grad"] * p.tau_mem / (p.v_th - p.v_leak)
+            inj_ph[:, o:o + n] += -parts.phantom_grad * p.tau_mem / (p.v_th - p.v_leak)
 
     S = layout.n_synapses
     grad = np.zeros(S)
     dgrad = np.zeros(S)
     if S and B and (np.any(G) or np.any(kick) or np.any(gmax) or np.any(gint) or np.any(inj_ph)):
-        in_t, in_id, in_off = res.merged_inputs
         n_chunks = kw.get("n_chunks")
         if n_chunks is None:
             import numba
 
             n_chunks = max(8, numba.get_num_threads())
         n_chunks = min(int(n_chunks), B)
-        g_ptr, g_start, g_end, g_d = delay_groups(layout)
         gr = np.zeros((n_chunks, S))
         dg = np.zeros((n_chunks, S if wants_delays else 0))
-        imax = getattr(res, "imax", None)
-        if imax is None:
-            imax = np.zeros((B, N))
-        vmax_b, tmax_b = res.vmax, res.tmax
-        if peaks is not None:
-            vmax_b, tmax_b, imax = peaks
-        backward_batch(n_chunks, res.offsets, res.times, res.ids, res.currents, G, kick,
-                       np.ascontiguousarray(in_off, dtype=np.int64), np.ascontiguousarray(in_t, dtype=np.float64),
-                       np.ascontiguousarray(in_id, dtype=np.int32),
-                       layout.pop_of, layout.tau_m, layout.tau_s, layout.v_th, layout.v_reset, layout.v_leak,
-                       g_ptr, g_start, g_end, g_d, layout.tgt, layout.w,
-                       gint, gmax, tmax_b, vmax_b, imax, inj_ph, float(res.t_max), wants_delays, gr, dg)
+        sources = AdjointSources(G, kick, gint, gmax, tmax_b, vmax_b, imax_b, inj_ph)
+        backward_batch(n_chunks, SpikeTrains(res.times, res.ids, res.offsets), res.currents, res.tape.inputs,
+                       layout.neurons, layout.delay_groups(), layout.synapses._replace(w=res.tape.weights),
+                       sources, float(res.t_max), wants_delays, gr, dg)
         grad = gr.sum(axis=0)
         if wants_delays:
             dgrad = dg.sum(axis=0)

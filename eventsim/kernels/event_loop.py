@@ -32,6 +32,13 @@ Ties at one time are processed as: input spikes, deliveries, threshold events; r
 I at a requested time see the state after all events at that time (right-continuous).
 Each neuron's state is one 64-byte record ``st[j] = (V, I, t_last, t_ref_end, G_m, G_s, E, key of E)``
 (the last four: the delivery fast path's caches).
+
+Two synaptic currents (populations with ``NeuronTable.dual``): a negative weight is added to a
+second current I_i with its own time constant, kept with its fast-path cache in ``si[j] = (I_i,
+G_i)``; ``st[j, 1]`` is then the excitatory current. Everything above holds with I_e in place of I:
+I_i <= 0 only lowers V, so a bound computed from I_e alone is still a lower bound on the crossing,
+an inhibitory event still only delays it, and the exact search (``kernels.lif_dual``) handles the
+up to two extrema of V between events. Populations with one current run the code above unchanged.
 """
 from __future__ import annotations
 
@@ -40,7 +47,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .lif import crossing_lower_bound, crossing_possible, free_evolve, interval_max, next_crossing, psp_max
+from .tables import ReadOuts, Recording, SpikeBuffers
+from .lif import (crossing_lower_bound, crossing_possible, free_evolve, interval_max, next_crossing, pop_consts,
+                  psp_max)
+from .lif_dual import (crossing_possible_dual, free_evolve_dual, interval_integral_dual, interval_max_dual,
+                       next_crossing_dual)
 
 INF = np.inf
 EXACT_WINDOW = 1.0  # ms: a reached lower bound triggers an exact search only if the next bound is closer
@@ -281,47 +292,128 @@ def _bound_after(st, j, t, tau_m, tau_s, v_l, v_th, v_r, k, c, equal, f_max, cut
     return t0 + crossing_lower_bound(V, I, tau_m, v_l, v_th, f_max, cut - t0)
 
 
+# ------------------------------------------------------------------- two synaptic currents
+# A neuron of a ``dual`` population keeps its inhibitory current and that current's fast-path cache
+# in a second record ``si[j] = (I_i, G_i(t_last))``; ``st[j, 1]`` is its excitatory current. The
+# lower bounds above stay valid when they are given I_e alone: I_i <= 0 only lowers V.
+@njit(cache=True, inline="always")
+def _state_at_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi):
+    """(V, I_e, I_i) of dual neuron j at time t >= st[j, 2] without changing the record."""
+    V0 = st[j, 0]
+    Ie0 = st[j, 1]
+    Ii0 = si[j, 0]
+    t0 = st[j, 2]
+    ref = st[j, 3]
+    if t <= t0:
+        return V0, Ie0, Ii0
+    if ref > t0:
+        if t <= ref:
+            _, Ie1, Ii1 = free_evolve_dual(vr, Ie0, Ii0, t - t0, tm, ts, ti, vl, ke, ce, eqe, ki, ci, eqi)
+            return vr, Ie1, Ii1
+        _, Ie0, Ii0 = free_evolve_dual(vr, Ie0, Ii0, ref - t0, tm, ts, ti, vl, ke, ce, eqe, ki, ci, eqi)
+        V0 = vr
+        t0 = ref
+    return free_evolve_dual(V0, Ie0, Ii0, t - t0, tm, ts, ti, vl, ke, ce, eqe, ki, ci, eqi)
+
+
+@njit(cache=True)
+def _advance_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi, track,
+                  rd_vmax, rd_tmax, rd_vint, rd_imax):
+    """``_advance`` for a neuron with two currents (``rd_imax``: the total current at the maximum)."""
+    t0 = st[j, 2]
+    if t <= t0:
+        return
+    if track:
+        V0 = st[j, 0]
+        Ie0 = st[j, 1]
+        Ii0 = si[j, 0]
+        dt = t - t0
+        vm, sm = interval_max_dual(V0, Ie0, Ii0, dt, tm, ts, ti, vl)
+        V1, Ie1, Ii1 = free_evolve_dual(V0, Ie0, Ii0, dt, tm, ts, ti, vl, ke, ce, eqe, ki, ci, eqi)
+        if vm > rd_vmax[j]:
+            rd_vmax[j] = vm
+            if sm == dt:
+                rd_tmax[j] = t
+                rd_imax[j] = Ie1 + Ii1
+            else:
+                rd_tmax[j] = t0 + sm
+                _, Iem, Iim = free_evolve_dual(V0, Ie0, Ii0, sm, tm, ts, ti, vl, ke, ce, eqe, ki, ci, eqi)
+                rd_imax[j] = Iem + Iim
+        rd_vint[j] += interval_integral_dual(V0, Ie0, Ii0, dt, V1, Ie1, Ii1, tm, ts, ti, vl)
+    else:
+        V1, Ie1, Ii1 = _state_at_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi)
+    st[j, 0] = V1
+    st[j, 1] = Ie1
+    si[j, 0] = Ii1
+    st[j, 2] = t
+    st[j, 4] = np.nan  # the delivery fast path's cached G is for the old time
+
+
+@njit(cache=True, inline="always")
+def _advance_shared_dual(st, si, j, t, v_l, ke, ki, gm, gs, gi):
+    """``_advance_shared`` for a neuron with two currents (``gi`` = g_i(t) of the inhibitory one)."""
+    Gm = st[j, 4]
+    if Gm != Gm or st[j, 3] > st[j, 2]:
+        return False
+    em = Gm * gm
+    es = st[j, 5] * gs
+    ei = si[j, 1] * gi
+    Ie0 = st[j, 1]
+    Ii0 = si[j, 0]
+    st[j, 0] = v_l + (st[j, 0] - v_l) * em + Ie0 * ke * (em - es) + Ii0 * ki * (em - ei)
+    st[j, 1] = Ie0 * es
+    si[j, 0] = Ii0 * ei
+    st[j, 2] = t
+    return True
+
+
 # ------------------------------------------------------------------- one sample
 @njit(cache=True)
-def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
-               indptr, tgt, w, d,
-               in_t, in_id, v_init, t_max,
-               rec_t, rec_n, rec_V, rec_I,
-               out_t, out_id, out_I, max_spikes,
-               rd_vmax, rd_tmax, rd_vint, rd_imax, stats):
+def run_sample(nt, syn, in_t, in_id, v_init, t_max, rec, out, max_spikes, ro, stats):
     """Simulate one sample exactly on [0, t_max] ms.
 
-    Network arrays: ``pop_of[j]`` population of neuron j; per-population parameters; fan-out CSR
-    ``indptr, tgt, w, d`` over global source ids, rows sorted by delay ``d`` (ms).
-    Inputs: spike times ``in_t`` (sorted, ms) and global source ids ``in_id``; initial V ``v_init``.
-    Writes up to ``len(out_t)`` spikes (time, neuron, I at the spike) and returns the total number
-    of spikes, which may exceed the capacity (the caller then re-runs), or -1 if it exceeded
-    ``max_spikes``. Read-out arrays (max V, its time, integral of V) are filled for tracked neurons.
-    ``stats`` (int64, 4) receives counts: synaptic events delivered, exact crossing searches,
-    lower-bound heap updates, threshold events popped.
+    ``nt`` (NeuronTable) and ``syn`` (SynapseTable, fan-out rows sorted by delay, ms) describe the
+    network (``kernels.tables``). Inputs: spike times ``in_t`` (sorted, ms) and global source ids
+    ``in_id``; initial V ``v_init`` (N,). ``rec``: Recording whose ``V``, ``I`` are this sample's
+    (T, R) rows. ``out``: SpikeBuffers of this sample (1-D buffers, ``counts`` of length 1).
+    Writes up to ``out.times.size`` spikes (time, neuron, I at the spike) and sets ``out.counts[0]``
+    to the total number of spikes, which may exceed the capacity (the caller then re-runs), or to
+    -1 if it exceeded ``max_spikes``. ``ro``: ReadOuts of this sample (1-D rows), filled for tracked
+    neurons. ``stats`` (int64, 4) receives counts: synaptic events delivered, exact crossing
+    searches, lower-bound heap updates, threshold events popped.
     """
+    out.counts[0] = _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec.times, rec.ids, rec.V, rec.I,
+                                out.times, out.ids, out.currents, max_spikes,
+                                ro.vmax, ro.tmax, ro.vint, ro.imax, stats)
+
+
+@njit(cache=True)
+def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
+                out_t, out_id, out_I, max_spikes, rd_vmax, rd_tmax, rd_vint, rd_imax, stats):
+    """``run_sample`` with its tuples taken apart (returns the spike count, -1 past ``max_spikes``)."""
+    pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p = nt.pop_of, nt.tau_m, nt.tau_s, nt.v_th, nt.v_reset
+    v_l_p, t_ref_p, track_p, tau_i_p, dual_p = nt.v_leak, nt.t_ref, nt.track, nt.tau_i, nt.dual
+    indptr, tgt, w, d = syn.indptr, syn.tgt, syn.w, syn.d
     N = pop_of.size
     n_pop = tau_m_p.size
     kp = np.empty(n_pop)
     cp = np.empty(n_pop)
     eqp = np.empty(n_pop, dtype=np.bool_)
+    kip = np.empty(n_pop)  # the same constants for the inhibitory current of dual populations
+    cip = np.empty(n_pop)
+    eqip = np.empty(n_pop, dtype=np.bool_)
     fmp = np.empty(n_pop)
     for p in range(n_pop):
         fmp[p] = psp_max(tau_m_p[p], tau_s_p[p])
-        if tau_m_p[p] == tau_s_p[p]:
-            kp[p] = 0.0
-            cp[p] = 0.0
-            eqp[p] = True
-        else:
-            kp[p] = tau_s_p[p] / (tau_m_p[p] - tau_s_p[p])
-            cp[p] = (tau_s_p[p] - tau_m_p[p]) / (tau_m_p[p] * tau_s_p[p])
-            eqp[p] = False
+        kp[p], cp[p], eqp[p] = pop_consts(tau_m_p[p], tau_s_p[p])
+        kip[p], cip[p], eqip[p] = pop_consts(tau_m_p[p], tau_i_p[p])
 
     # one 64-byte record per neuron: V, I, t_last, t_ref_end, then the delivery fast path's caches
     # G_m(t_last), G_s(t_last) (NaN: invalid), E(e_for), e_for (see the module docstring)
     st = np.full((N, 8), np.nan)
+    si = np.zeros((N, 2))  # dual populations: I_i and its G_i(t_last) (see above)
+    si[:, 1] = np.nan
     heap = np.empty(N, dtype=np.int32)
-    hk = np.empty(N)
     hk = np.empty(N)
     pos = np.full(N, -1, dtype=np.int32)
     key = np.full(N, INF)
@@ -349,13 +441,17 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
     tau_min = INF
     for p in range(n_pop):
         fast[p] = (not eqp[p]) and abs(kp[p]) <= FAST_K_MAX and not track_p[p]
-        tau_min = min(tau_min, min(tau_m_p[p], tau_s_p[p]))
+        if dual_p[p]:
+            fast[p] = fast[p] and (not eqip[p]) and abs(kip[p]) <= FAST_K_MAX
+        tau_min = min(tau_min, min(tau_m_p[p], min(tau_s_p[p], tau_i_p[p])))
     t_base = 0.0
-    g_at = np.full(n_pop, np.nan)  # the delivery time gm_now[p] .. Gs_now[p] were computed for
+    g_at = np.full(n_pop, np.nan)  # the delivery time gm_now[p] .. Gi_now[p] were computed for
     gm_now = np.ones(n_pop)
     gs_now = np.ones(n_pop)
+    gi_now = np.ones(n_pop)
     Gm_now = np.ones(n_pop)
     Gs_now = np.ones(n_pop)
+    Gi_now = np.ones(n_pop)
 
     dk = np.empty(64)
     ds = np.empty(64, dtype=np.int64)
@@ -382,8 +478,14 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                 for q in range(n_rn):
                     jn = rec_n[q]
                     pq = pop_of[jn]
-                    V, I = _state_at(st, jn, t_rc, tau_m_p[pq], tau_s_p[pq], v_l_p[pq], v_r_p[pq],
-                                     kp[pq], cp[pq], eqp[pq])
+                    if dual_p[pq]:
+                        V, Ie, Ii = _state_at_dual(st, si, jn, t_rc, tau_m_p[pq], tau_s_p[pq], tau_i_p[pq],
+                                                   v_l_p[pq], v_r_p[pq], kp[pq], cp[pq], eqp[pq],
+                                                   kip[pq], cip[pq], eqip[pq])
+                        I = Ie + Ii
+                    else:
+                        V, I = _state_at(st, jn, t_rc, tau_m_p[pq], tau_s_p[pq], v_l_p[pq], v_r_p[pq],
+                                         kp[pq], cp[pq], eqp[pq])
                     rec_V[p_rec, q] = V
                     rec_I[p_rec, q] = I
                 p_rec += 1
@@ -424,14 +526,25 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             vl = v_l_p[p]
             vt = v_th_p[p]
             vr = v_r_p[p]
+            dl = dual_p[p]
+            ti = tau_i_p[p]
             if fast[p] and t_now - t_base <= REBASE_SPAN * tau_min:
                 # advance by the shared exponentials and leave j's cache valid for its next delivery
                 gm = math.exp(-(t_now - t_base) / tm)
                 gs = math.exp(-(t_now - t_base) / ts)
-                if t_now > st[j, 2] and not _advance_shared(st, j, t_now, vl, kp[p], gm, gs):
+                if dl:
+                    gi = math.exp(-(t_now - t_base) / ti)
+                    if t_now > st[j, 2] and not _advance_shared_dual(st, si, j, t_now, vl, kp[p], kip[p], gm, gs, gi):
+                        _advance_dual(st, si, j, t_now, tm, ts, ti, vl, vr, kp[p], cp[p], eqp[p], kip[p], cip[p],
+                                      eqip[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
+                    si[j, 1] = 1.0 / gi
+                elif t_now > st[j, 2] and not _advance_shared(st, j, t_now, vl, kp[p], gm, gs):
                     _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
                 st[j, 4] = 1.0 / gm
                 st[j, 5] = 1.0 / gs
+            elif dl:
+                _advance_dual(st, si, j, t_now, tm, ts, ti, vl, vr, kp[p], cp[p], eqp[p], kip[p], cip[p], eqip[p],
+                              False, rd_vmax, rd_tmax, rd_vint, rd_imax)
             else:
                 _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
             if exact[j]:
@@ -439,7 +552,7 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                 if n_sp < cap:
                     out_t[n_sp] = t_now
                     out_id[n_sp] = j
-                    out_I[n_sp] = st[j, 1]
+                    out_I[n_sp] = st[j, 1] + si[j, 0] if dl else st[j, 1]
                 n_sp += 1
                 if n_sp > max_spikes:
                     return -1
@@ -468,13 +581,17 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                     continue
                 if lb - t_now > EXACT_WINDOW:
                     # far away: defer, unless the neuron provably cannot cross at all (then drop it)
-                    if crossing_possible(st[j, 0], st[j, 1], tm, ts, vl, vt):
+                    if (crossing_possible_dual(st[j, 0], st[j, 1], si[j, 0], tm, ts, ti, vl, vt) if dl
+                            else crossing_possible(st[j, 0], st[j, 1], tm, ts, vl, vt)):
                         hsize = _nh_set(heap, hk, pos, key, hsize, j, lb)
                     else:
                         hsize = _nh_set(heap, hk, pos, key, hsize, j, INF)
                     continue
                 stats[1] += 1
-                s = next_crossing(st[j, 0], st[j, 1], tm, ts, vl, vt, t_max - t_now, t_now)
+                if dl:
+                    s = next_crossing_dual(st[j, 0], st[j, 1], si[j, 0], tm, ts, ti, vl, vt, t_max - t_now, t_now)
+                else:
+                    s = next_crossing(st[j, 0], st[j, 1], tm, ts, vl, vt, t_max - t_now, t_now)
                 if s < INF:
                     exact[j] = True
                     hsize = _nh_set(heap, hk, pos, key, hsize, j, t_now + s)
@@ -501,20 +618,38 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
             ts = tau_s_p[pt]
             vl = v_l_p[pt]
             vr = v_r_p[pt]
+            dl = dual_p[pt]
+            ti = tau_i_p[pt]
             if not fast[pt]:
-                _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
+                if dl:
+                    _advance_dual(st, si, jt, t_now, tm, ts, ti, vl, vr, kp[pt], cp[pt], eqp[pt], kip[pt], cip[pt],
+                                  eqip[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
+                else:
+                    _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
             else:
                 if g_at[pt] != t_now:  # this population's shared factors, once per delivery time
                     gm_now[pt] = math.exp(-(t_now - t_base) / tm)
                     Gm_now[pt] = 1.0 / gm_now[pt]
                     gs_now[pt] = math.exp(-(t_now - t_base) / ts)
                     Gs_now[pt] = 1.0 / gs_now[pt]
+                    if dl:
+                        gi_now[pt] = math.exp(-(t_now - t_base) / ti)
+                        Gi_now[pt] = 1.0 / gi_now[pt]
                     g_at[pt] = t_now
-                if t_now > st[jt, 2] and not _advance_shared(st, jt, t_now, vl, kp[pt], gm_now[pt], gs_now[pt]):
+                if dl:
+                    if t_now > st[jt, 2] and not _advance_shared_dual(st, si, jt, t_now, vl, kp[pt], kip[pt], gm_now[pt],
+                                                                      gs_now[pt], gi_now[pt]):
+                        _advance_dual(st, si, jt, t_now, tm, ts, ti, vl, vr, kp[pt], cp[pt], eqp[pt], kip[pt], cip[pt],
+                                      eqip[pt], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
+                    si[jt, 1] = Gi_now[pt]
+                elif t_now > st[jt, 2] and not _advance_shared(st, jt, t_now, vl, kp[pt], gm_now[pt], gs_now[pt]):
                     _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
                 st[jt, 4] = Gm_now[pt]
                 st[jt, 5] = Gs_now[pt]
-            st[jt, 1] += wk
+            if dl and wk < 0.0:
+                si[jt, 0] += wk
+            else:
+                st[jt, 1] += wk
             vt = v_th_p[pt]
             if vt < INF and wk != 0.0:
                 if wk > 0.0:
@@ -547,7 +682,9 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
                         exact[jt] = False
                         hsize = _nh_set(heap, hk, pos, key, hsize, jt, lb if lb <= t_max else INF)
                     elif lb < key[jt] and lb <= t_max:
-                        if st[jt, 3] <= t_now and not crossing_possible(st[jt, 0], st[jt, 1], tm, ts, vl, vt):
+                        if st[jt, 3] <= t_now and not (
+                                crossing_possible_dual(st[jt, 0], st[jt, 1], si[jt, 0], tm, ts, ti, vl, vt) if dl
+                                else crossing_possible(st[jt, 0], st[jt, 1], tm, ts, vl, vt)):
                             # provably no crossing without further input: leave the heap instead
                             # of being popped and re-bounded later
                             hsize = _nh_set(heap, hk, pos, key, hsize, jt, INF)
@@ -565,30 +702,28 @@ def run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
     # bring tracked read-outs to t_max
     for j in range(N):
         p = pop_of[j]
-        if track_p[p]:
+        if track_p[p] and dual_p[p]:
+            _advance_dual(st, si, j, t_max, tau_m_p[p], tau_s_p[p], tau_i_p[p], v_l_p[p], v_r_p[p], kp[p], cp[p],
+                          eqp[p], kip[p], cip[p], eqip[p], True, rd_vmax, rd_tmax, rd_vint, rd_imax)
+        elif track_p[p]:
             _advance(st, j, t_max, tau_m_p[p], tau_s_p[p], v_l_p[p], v_r_p[p], kp[p], cp[p], eqp[p],
                      True, rd_vmax, rd_tmax, rd_vint, rd_imax)
     return n_sp
 
 
 @njit(cache=True, parallel=True)
-def run_batch(samples, pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
-              indptr, tgt, w, d,
-              in_t, in_id, in_off, v_init, t_max,
-              rec_t, rec_n, rec_V, rec_I,
-              out_t, out_id, out_I, counts, max_spikes,
-              rd_vmax, rd_tmax, rd_vint, rd_imax, stats):
+def run_batch(samples, nt, syn, inputs, v_init, t_max, rec, out, max_spikes, ro, stats):
     """Run ``run_sample`` for each sample index in ``samples`` in parallel (numba prange).
 
-    Output row b (spike buffers of shape (len(samples), cap), read-out and record arrays) belongs
-    to sample ``samples[b]``; ``v_init`` has one row per sample of the whole batch.
+    ``inputs`` (SpikeTrains) and ``v_init`` (one row per sample) cover the whole batch; row b of
+    ``rec.V``/``rec.I``, of the SpikeBuffers ``out`` (shape (len(samples), cap)), of the ReadOuts
+    ``ro`` and of ``stats`` belongs to sample ``samples[b]``.
     """
     for b in prange(samples.size):
         s = samples[b]
-        a0 = in_off[s]
-        a1 = in_off[s + 1]
-        counts[b] = run_sample(pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p, t_ref_p, track_p,
-                               indptr, tgt, w, d, in_t[a0:a1], in_id[a0:a1], v_init[s], t_max,
-                               rec_t, rec_n, rec_V[b], rec_I[b],
-                               out_t[b], out_id[b], out_I[b], max_spikes,
-                               rd_vmax[b], rd_tmax[b], rd_vint[b], rd_imax[b], stats[b])
+        a0 = inputs.offsets[s]
+        a1 = inputs.offsets[s + 1]
+        run_sample(nt, syn, inputs.times[a0:a1], inputs.ids[a0:a1], v_init[s], t_max,
+                   Recording(rec.times, rec.ids, rec.V[b], rec.I[b]),
+                   SpikeBuffers(out.times[b], out.ids[b], out.currents[b], out.counts[b:b + 1]), max_spikes,
+                   ReadOuts(ro.vmax[b], ro.tmax[b], ro.vint[b], ro.imax[b]), stats[b])

@@ -11,6 +11,10 @@ reads the neuron), from  da_V/dDelta = -a_V/tau_m + g,  da_I/dDelta = a_V/tau_m 
 with f the forward PSP kernel ``tau_s/(tau_m - tau_s) (e^{-Delta/tau_m} - e^{-Delta/tau_s})``
 (``(Delta/tau_m) e^{-Delta/tau_m}`` if tau_m == tau_s; ``kernels.lif.decay_factors``).
 
+Two synaptic currents (``NeuronTable.dual``): a_Ii = dL/dI_i follows the a_I equation with tau_i,
+and an arrival of a negative weight reads (a_Ii, tau_i) where the others read (a_I, tau_s). A weight
+of exactly 0 counts as excitatory, as in the forward pass. The spike jump uses the total current.
+
 Events, in decreasing time; at equal times all arrival reads come first, then spike jumps, then
 injections (so coincident spikes see each other's "+" values):
 
@@ -33,7 +37,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .lif import decay_factors
+from .lif import decay_factors, pop_consts
+from .tables import AdjointSources
 
 NEG_INF = -np.inf
 
@@ -101,35 +106,49 @@ def _back_to(aV, aI, tl, m, t, tau_m, tau_s, k, c, equal, g):
         tl[m] = t
 
 
+@njit(cache=True, inline="always")
+def _back_to_inh(aV, aIi, tl, m, t, tau_m, tau_i, ki, ci, eqi, g):
+    """The inhibitory current's adjoint a_Ii of a neuron with two currents, back from tl[m] to t; call it
+    before ``_back_to`` (which moves a_V and tl[m]): a_Ii follows the same equation as a_I, with tau_i."""
+    dt = tl[m] - t
+    if dt > 0.0:
+        _, ei, fi = decay_factors(dt, tau_m, tau_i, ki, ci, eqi)
+        aV0 = aV[m]
+        if g != 0.0:
+            aIi[m] = g * tau_i + (aIi[m] - g * tau_i) * ei + (aV0 - g * tau_m) * fi
+        else:
+            aIi[m] = aIi[m] * ei + aV0 * fi
+
+
 @njit(cache=True)
-def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id,
-                    pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p,
-                    g_ptr, g_start, g_end, g_d, tgt, w,
-                    gint, gmax, tmax, vmax, imax, inj_ph, t_max, want_d, grad, dgrad):
+def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id, nt, groups, syn, src, t_max, want_d, grad, dgrad):
     """Adjoint pass of one sample; adds dL/dw (and dL/dd if ``want_d``) per global synapse to ``grad``/``dgrad``.
 
     Spikes ``sp_t, sp_id, sp_I`` (time-sorted, with G and kick per spike), input spikes ``in_t, in_id``
-    (global source ids). Delay groups of the fan-out CSR: source j owns groups
-    ``g_ptr[j]:g_ptr[j+1]`` (increasing delay ``g_d``), group g covers synapses
-    ``g_start[g]:g_end[g]``. Per neuron (length N): ``gint`` (dL/dQ), ``gmax`` (dL/dVmax), ``tmax``,
-    ``vmax``, ``imax`` (I just before the maximum), ``inj_ph`` (a_V kick at t_max).
+    (global source ids). ``nt``: NeuronTable; ``groups``: DelayGroups of the fan-out CSR ``syn``
+    (SynapseTable). ``src``: this sample's AdjointSources rows (length N): ``vint_grad`` (dL/dQ),
+    ``vmax_grad``, ``vmax_time``, ``vmax``, ``imax`` (I just before the maximum), ``phantom``
+    (a_V kick at t_max); its per-spike fields are unused here (``G``, ``kick``).
     """
+    pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p = nt.pop_of, nt.tau_m, nt.tau_s, nt.v_th, nt.v_reset, nt.v_leak
+    tau_i_p, dual_p = nt.tau_i, nt.dual
+    g_ptr, g_start, g_end, g_d = groups.ptr, groups.start, groups.end, groups.d
+    tgt, w = syn.tgt, syn.w
+    gint, gmax, tmax, vmax, imax, inj_ph = src.vint_grad, src.vmax_grad, src.vmax_time, src.vmax, src.imax, src.phantom
     N = pop_of.size
     n_pop = tau_m_p.size
     kp = np.empty(n_pop)
     cp = np.empty(n_pop)
     eqp = np.empty(n_pop, dtype=np.bool_)
+    kip = np.empty(n_pop)
+    cip = np.empty(n_pop)
+    eqip = np.empty(n_pop, dtype=np.bool_)
     for p in range(n_pop):
-        if tau_m_p[p] == tau_s_p[p]:
-            kp[p] = 0.0
-            cp[p] = 0.0
-            eqp[p] = True
-        else:
-            kp[p] = tau_s_p[p] / (tau_m_p[p] - tau_s_p[p])
-            cp[p] = (tau_s_p[p] - tau_m_p[p]) / (tau_m_p[p] * tau_s_p[p])
-            eqp[p] = False
+        kp[p], cp[p], eqp[p] = pop_consts(tau_m_p[p], tau_s_p[p])
+        kip[p], cip[p], eqip[p] = pop_consts(tau_m_p[p], tau_i_p[p])
     aV = np.zeros(N)
-    aI = np.zeros(N)
+    aI = np.zeros(N)  # the only current's adjoint, or the excitatory one's of a dual neuron
+    aIi = np.zeros(N)  # the inhibitory current's adjoint (dual neurons)
     tl = np.full(N, t_max)
     n_sp = sp_t.size
     n_in = in_t.size
@@ -204,9 +223,15 @@ def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id,
                 p = pop_of[m]
                 tm = tau_m_p[p]
                 tsy = tau_s_p[p]
+                if dual_p[p]:
+                    _back_to_inh(aV, aIi, tl, m, t, tm, tau_i_p[p], kip[p], cip[p], eqip[p], gint[m])
                 _back_to(aV, aI, tl, m, t, tm, tsy, kp[p], cp[p], eqp[p], gint[m])
-                grad[kk] += aI[m]
-                r = -w[kk] * (aV[m] / tm - aI[m] / tsy)
+                if dual_p[p] and w[kk] < 0.0:  # the synapse feeds the inhibitory current
+                    grad[kk] += aIi[m]
+                    r = -w[kk] * (aV[m] / tm - aIi[m] / tau_i_p[p])
+                else:
+                    grad[kk] += aI[m]
+                    r = -w[kk] * (aV[m] / tm - aI[m] / tsy)
                 if gmax[m] != 0.0 and tmax[m] == t:
                     # the read-out peaks exactly at this arrival (a kink): the maximum moves with it
                     r += gmax[m] * (imax[m] - (vmax[m] - v_l_p[p])) / tm
@@ -221,6 +246,8 @@ def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id,
             n = sp_id[k]
             p = pop_of[n]
             tm = tau_m_p[p]
+            if dual_p[p]:
+                _back_to_inh(aV, aIi, tl, n, tk, tm, tau_i_p[p], kip[p], cip[p], eqip[p], gint[n])
             _back_to(aV, aI, tl, n, tk, tm, tau_s_p[p], kp[p], cp[p], eqp[p], gint[n])
             Ik = sp_I[k]
             vdm = (Ik - (v_th_p[p] - v_l_p[p])) / tm
@@ -231,35 +258,34 @@ def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id,
             e = iord[ii]
             m = im[e]
             p = pop_of[m]
+            if dual_p[p]:
+                _back_to_inh(aV, aIi, tl, m, ti, tau_m_p[p], tau_i_p[p], kip[p], cip[p], eqip[p], gint[m])
             _back_to(aV, aI, tl, m, ti, tau_m_p[p], tau_s_p[p], kp[p], cp[p], eqp[p], gint[m])
             aV[m] += iv[e]
             ii += 1
 
 
 @njit(cache=True, parallel=True)
-def backward_batch(n_chunks, sp_off, sp_t, sp_id, sp_I, G, kick, in_off, in_t, in_id,
-                   pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p,
-                   g_ptr, g_start, g_end, g_d, tgt, w,
-                   gint, gmax, tmax, vmax, imax, inj_ph, t_max, want_d, grad, dgrad):
+def backward_batch(n_chunks, spikes, sp_I, inputs, nt, groups, syn, src, t_max, want_d, grad, dgrad):
     """Adjoint pass for all samples: samples are split into ``n_chunks`` contiguous chunks run in parallel.
 
-    ``grad`` (and ``dgrad`` if ``want_d``, else shape (n_chunks, 0)) has shape (n_chunks, n_synapses):
-    row c accumulates the gradients of the samples of chunk c (no races; the caller sums the rows,
-    so the result is deterministic for a given ``n_chunks``). Per-sample arrays are CSR over samples
-    (``sp_off``, ``in_off``) or have one row per sample (``gint``, ``gmax``, ``tmax``, ``vmax``,
-    ``imax``, ``inj_ph``).
+    ``spikes``, ``inputs``: SpikeTrains (global ids, CSR over samples); ``sp_I``: current at each
+    spike; ``src``: AdjointSources (per-spike fields aligned with ``spikes``, the others one row per
+    sample). ``grad`` (and ``dgrad`` if ``want_d``, else shape (n_chunks, 0)) has shape
+    (n_chunks, n_synapses): row c accumulates the gradients of the samples of chunk c (no races;
+    the caller sums the rows, so the result is deterministic for a given ``n_chunks``).
     """
-    B = sp_off.size - 1
+    B = spikes.offsets.size - 1
     for c in prange(n_chunks):
         b0 = (B * c) // n_chunks
         b1 = (B * (c + 1)) // n_chunks
         for b in range(b0, b1):
-            s0 = sp_off[b]
-            s1 = sp_off[b + 1]
-            i0 = in_off[b]
-            i1 = in_off[b + 1]
-            backward_sample(sp_t[s0:s1], sp_id[s0:s1], sp_I[s0:s1], G[s0:s1], kick[s0:s1], in_t[i0:i1],
-                            in_id[i0:i1], pop_of, tau_m_p, tau_s_p, v_th_p, v_r_p, v_l_p,
-                            g_ptr, g_start, g_end, g_d, tgt, w,
-                            gint[b], gmax[b], tmax[b], vmax[b], imax[b], inj_ph[b], t_max, want_d,
-                            grad[c], dgrad[c])
+            s0 = spikes.offsets[b]
+            s1 = spikes.offsets[b + 1]
+            i0 = inputs.offsets[b]
+            i1 = inputs.offsets[b + 1]
+            rows = AdjointSources(src.spike_grad, src.spike_kick, src.vint_grad[b], src.vmax_grad[b],
+                                  src.vmax_time[b], src.vmax[b], src.imax[b], src.phantom[b])
+            backward_sample(spikes.times[s0:s1], spikes.ids[s0:s1], sp_I[s0:s1], src.spike_grad[s0:s1],
+                            src.spike_kick[s0:s1], inputs.times[i0:i1], inputs.ids[i0:i1], nt, groups, syn,
+                            rows, t_max, want_d, grad[c], dgrad[c])

@@ -5,7 +5,8 @@ to its synaptic arrivals, exactly as a non-spiking read-out's: the same piecewis
 maximum. The forward kernel tracks that maximum only for read-out populations (it costs work on every
 arrival); this kernel replays the arrivals into the selected (sample, neuron) pairs instead, from the
 input spikes and the recorded spikes, and returns what the read-out tracking would have returned:
-V_max, its time and I just before it (the left limit, as EventProp's kink term needs).
+V_max, its time and I just before it (the left limit, as EventProp's kink term needs; the total
+current for a neuron with two synaptic currents).
 """
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ import numpy as np
 from numba import njit, prange
 
 from .lif import free_evolve, interval_max, pop_consts
+from .lif_dual import free_evolve_dual, interval_max_dual
 
 
 @njit(cache=True)
-def silent_peaks_sample(sel, in_t, in_id, sp_t, sp_id, pop_of, tau_m_p, tau_s_p, v_l_p,
-                        indptr, tgt, w, d, V0, t_max, vmax, tmax, imax):
+def silent_peaks_sample(sel, in_t, in_id, sp_t, sp_id, nt, syn, V0, t_max, vmax, tmax, imax):
     """One sample: fill ``vmax, tmax, imax`` (length N) for the neurons with ``sel`` True (others untouched).
 
     Arrivals are the input spikes ``in_t, in_id`` and recorded spikes ``sp_t, sp_id`` (global source
-    ids) through the fan-out CSR ``indptr, tgt, w, d`` (delays ms); arrivals after ``t_max`` are
-    ignored, as in the simulation. ``V0`` is each neuron's V at t = 0.
+    ids) through the fan-out CSR ``syn`` (SynapseTable, delays ms); arrivals after ``t_max`` are
+    ignored, as in the simulation. ``nt``: NeuronTable. ``V0`` is each neuron's V at t = 0.
     """
+    pop_of, tau_m_p, tau_s_p, v_l_p, tau_i_p, dual_p = nt.pop_of, nt.tau_m, nt.tau_s, nt.v_leak, nt.tau_i, nt.dual
+    indptr, tgt, w, d = syn.indptr, syn.tgt, syn.w, syn.d
     n_in = in_t.size
     n_cap = 0  # every synapse of every source spike: an upper bound on the arrivals kept
     for q in range(n_in + sp_t.size):
@@ -55,9 +58,10 @@ def silent_peaks_sample(sel, in_t, in_id, sp_t, sp_id, pop_of, tau_m_p, tau_s_p,
         if not sel[m]:
             continue
         p = pop_of[m]
-        tm, tsy, vl = tau_m_p[p], tau_s_p[p], v_l_p[p]
+        tm, tsy, vl, ti, dl = tau_m_p[p], tau_s_p[p], v_l_p[p], tau_i_p[p], dual_p[p]
         k, c, equal = pop_consts(tm, tsy)
-        V, I, t0 = V0[m], 0.0, 0.0
+        ki, ci, eqi = pop_consts(tm, ti)
+        V, I, Ii, t0 = V0[m], 0.0, 0.0, 0.0  # I: the only current, or the excitatory one of a dual neuron
         best, tbest, ibest = V, 0.0, 0.0
         r = first[m]
         while True:
@@ -65,28 +69,41 @@ def silent_peaks_sample(sel, in_t, in_id, sp_t, sp_id, pop_of, tau_m_p, tau_s_p,
             t = t_max if last else at[order[r]]
             if t > t0:
                 dt = t - t0
-                vm, sm = interval_max(V, I, dt, tm, tsy, vl)
-                V1, I1 = free_evolve(V, I, dt, tm, tsy, vl, k, c, equal)
+                if dl:
+                    vm, sm = interval_max_dual(V, I, Ii, dt, tm, tsy, ti, vl)
+                    V1, I1, Ii1 = free_evolve_dual(V, I, Ii, dt, tm, tsy, ti, vl, k, c, equal, ki, ci, eqi)
+                else:
+                    vm, sm = interval_max(V, I, dt, tm, tsy, vl)
+                    V1, I1 = free_evolve(V, I, dt, tm, tsy, vl, k, c, equal)
+                    Ii1 = 0.0
                 if vm > best:
                     best = vm
                     if sm == dt:
-                        tbest, ibest = t, I1
+                        tbest, ibest = t, I1 + Ii1
+                    elif dl:
+                        tbest = t0 + sm
+                        _, Iem, Iim = free_evolve_dual(V, I, Ii, sm, tm, tsy, ti, vl, k, c, equal, ki, ci, eqi)
+                        ibest = Iem + Iim
                     else:
                         tbest = t0 + sm
                         _, ibest = free_evolve(V, I, sm, tm, tsy, vl, k, c, equal)
-                V, I, t0 = V1, I1, t
+                V, I, Ii, t0 = V1, I1, Ii1, t
             if last:
                 break
-            I += aw[order[r]]
+            if dl and aw[order[r]] < 0.0:
+                Ii += aw[order[r]]
+            else:
+                I += aw[order[r]]
             r += 1
         vmax[m], tmax[m], imax[m] = best, tbest, ibest
 
 
 @njit(cache=True, parallel=True)
-def silent_peaks_batch(sel, in_off, in_t, in_id, sp_off, sp_t, sp_id, pop_of, tau_m_p, tau_s_p, v_l_p,
-                       indptr, tgt, w, d, V0, t_max, vmax, tmax, imax):
-    """Every sample (rows of ``sel``, ``V0``, ``vmax``, ``tmax``, ``imax``; spikes CSR over samples)."""
+def silent_peaks_batch(sel, inputs, spikes, nt, syn, V0, t_max, peaks):
+    """Every sample (rows of ``sel`` (B, N) and ``V0``): the input spikes ``inputs`` and recorded
+    ``spikes`` (SpikeTrains, global ids) are replayed into ``peaks`` (ReadOuts; ``vint`` unused)."""
     for b in prange(sel.shape[0]):
-        silent_peaks_sample(sel[b], in_t[in_off[b]:in_off[b + 1]], in_id[in_off[b]:in_off[b + 1]],
-                            sp_t[sp_off[b]:sp_off[b + 1]], sp_id[sp_off[b]:sp_off[b + 1]], pop_of, tau_m_p,
-                            tau_s_p, v_l_p, indptr, tgt, w, d, V0[b], t_max, vmax[b], tmax[b], imax[b])
+        i0, i1 = inputs.offsets[b], inputs.offsets[b + 1]
+        s0, s1 = spikes.offsets[b], spikes.offsets[b + 1]
+        silent_peaks_sample(sel[b], inputs.times[i0:i1], inputs.ids[i0:i1], spikes.times[s0:s1], spikes.ids[s0:s1],
+                            nt, syn, V0[b], t_max, peaks.vmax[b], peaks.tmax[b], peaks.imax[b])

@@ -206,6 +206,10 @@ def _disc_peak(a: float, b: float) -> float:
 
 
 def _check_lif_params(name: str, p) -> None:
+    if p.dual:
+        raise ValueError(f"population {name!r} has two synaptic currents (tau_syn={p.tau_syn!r} ms, tau_syn_inh="
+                         f"{p.tau_syn_inh!r} ms): a Loihi compartment has one synaptic current, so only "
+                         "tau_syn_inh=None can be mapped (equal time constants are the same model with tau_syn_inh=None)")
     if p.t_ref > 0:
         raise ValueError(f"t_ref of population {name!r} is {p.t_ref!r} ms: Lava's LIF has no fixed-point refractory "
                          "model (LIFRefractory is floating_pt only); only t_ref=0 can be mapped")
