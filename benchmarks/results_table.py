@@ -73,13 +73,16 @@ def _strict(v):
     return v
 
 
-def append_rows(study: str, rows: Iterable[Mapping], key: Sequence[str] = (), folder: Optional[Path] = None) -> Path:
+def append_rows(study: str, rows: Iterable[Mapping], key: Sequence[str] = (), folder: Optional[Path] = None,
+                key_defaults: Optional[Mapping] = None) -> Path:
     """Add ``rows`` to the study's table and rewrite it atomically; return its path.
 
     Each row gets ``study``, ``commit`` and ``date`` unless it has them. When ``key`` names columns, an
     existing row whose values in all of them equal a new row's is replaced by the new row (same
     position), so a configuration measured again is updated, not duplicated; of several new rows
-    with the same key, the last is kept.
+    with the same key, the last is kept. ``key_defaults`` ({column: value}) is the value a key
+    column has in a row without it (rows written before the column was added); the rows themselves
+    are written as they are.
     """
     new = []
     stamp = {"study": study, "commit": git_commit(), "date": datetime.date.today().isoformat()}
@@ -90,8 +93,10 @@ def append_rows(study: str, rows: Iterable[Mapping], key: Sequence[str] = (), fo
     old = read_rows(study, folder)
     key = tuple(key)
 
+    defaults = dict(key_defaults or {})
+
     def k(r: Mapping):
-        return tuple(json.dumps(r.get(c), sort_keys=True) for c in key)
+        return tuple(json.dumps(r.get(c, defaults.get(c)), sort_keys=True) for c in key)
 
     if key:
         incoming = {k(r): r for r in new}

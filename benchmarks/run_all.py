@@ -18,6 +18,8 @@ HERE = Path(__file__).resolve().parent
 # (script, its arguments); each takes --results DIR
 SCRIPTS = [
     ("cuba.py", []),
+    ("nest_agreement.py", []),
+    ("brunel.py", []),
     ("bench_train_yinyang.py", []),
     ("bench_egru.py", []),
     ("bench_loihi_emulator.py", []),

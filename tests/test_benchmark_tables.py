@@ -15,15 +15,21 @@ RESULTS = BENCH / "results"
 
 #: the studies' key columns, as the scripts that write them declare (checked below)
 KEYS = {
-    "cuba": ("simulator", "mode", "threads", "n_neurons", "t_bio_ms", "seed", "round"),
+    "cuba": ("simulator", "mode", "model", "threads", "n_neurons", "t_bio_ms", "seed", "round"),
     "train_yinyang": ("simulator", "config", "hidden", "batch", "threads", "n_train", "round"),
     "egru": ("simulator", "hidden", "batch", "steps", "inputs", "threads", "target_activity", "round"),
     "loihi_emulator": ("workload", "backend", "batch", "readout", "timed_steps", "round"),
     "loihi_agreement": ("network", "dt", "backend", "split", "calibrated", "headroom", "precision", "readout",
                         "n_samples"),
+    "nest_agreement": ("network", "reference", "neuron", "t_max_ms"),
+    "brunel": ("simulator", "mode", "threads", "n_neurons", "n_synapses", "t_bio_ms", "seed"),
 }
+#: key columns added to a study after rows were written: the value the older rows have (scripts read
+#: a missing column as this)
+KEY_DEFAULTS = {"cuba": {"model": "single"}}
 SCRIPTS = {"cuba": "cuba", "train_yinyang": "bench_train_yinyang", "egru": "bench_egru",
-           "loihi_emulator": "bench_loihi_emulator", "loihi_agreement": "loihi_agreement"}
+           "loihi_emulator": "bench_loihi_emulator", "loihi_agreement": "loihi_agreement",
+           "nest_agreement": "nest_agreement", "brunel": "brunel"}
 
 
 def _load(name: str):
@@ -162,6 +168,7 @@ def test_every_committed_table_parses_and_each_row_has_its_stamp_and_key(rt, pat
     key = KEYS.get(path.stem, ())
     seen = set()
     for n, r in enumerate(rows, 1):
+        r = {**KEY_DEFAULTS.get(path.stem, {}), **r}
         for c in ("study", "commit", "date"):
             assert r.get(c), f"{path.name} row {n}: no {c}"
         assert r["study"] == path.stem, f"{path.name} row {n}: study {r['study']!r}"
@@ -178,11 +185,23 @@ def test_the_scripts_write_with_the_keys_tested_here(study):
     module = _load(SCRIPTS[study])
     assert module.STUDY == study
     assert tuple(module.KEY) == KEYS[study]
+    assert dict(getattr(module, "KEY_DEFAULTS", {})) == KEY_DEFAULTS.get(study, {})
+
+
+def test_key_defaults_let_a_new_row_replace_an_old_row_without_the_column(rt, tmp_path):
+    key = ("sim", "model")
+    rt.append_rows("demo", [{"sim": "a", "wall_s": 1.0}, {"sim": "b", "wall_s": 2.0}], key=("sim",), folder=tmp_path)
+    rt.append_rows("demo", [{"sim": "a", "model": "single", "wall_s": 1.5}, {"sim": "a", "model": "true", "wall_s": 3.0}],
+                   key=key, folder=tmp_path, key_defaults={"model": "single"})
+    rows = rt.read_rows("demo", tmp_path)
+    assert [(r["sim"], r.get("model"), r["wall_s"]) for r in rows] == [
+        ("a", "single", 1.5), ("b", None, 2.0), ("a", "true", 3.0)]
 
 
 @pytest.mark.parametrize("script", ["cuba.py", "bench_train_yinyang.py", "bench_egru.py", "bench_loihi_emulator.py",
-                                    "loihi_agreement.py", "run_all.py", "peers/cuba_nest.py", "peers/cuba_brian2.py",
-                                    "peers/jaxsnn_yinyang.py"])
+                                    "loihi_agreement.py", "nest_agreement.py", "brunel.py", "run_all.py",
+                                    "peers/cuba_nest.py", "peers/cuba_brian2.py", "peers/nest_network.py",
+                                    "peers/brunel_nest.py", "peers/jaxsnn_yinyang.py"])
 def test_every_script_shows_its_defaults(script):
     # the peer scripts print their help on stderr (their stdout carries only the JSON result)
     p = subprocess.run([sys.executable, str(BENCH / script), "--help"], cwd=ROOT, capture_output=True, text=True,

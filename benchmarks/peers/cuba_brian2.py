@@ -1,6 +1,7 @@
 """CUBA benchmark network in Brian2; prints ONE JSON object on stdout.
 
     .venv-bench-sim/bin/python benchmarks/peers/cuba_brian2.py [--target standalone|cython|numpy]
+                                 [--model single|true] [--network net.npz]
                                  [--t-ms 1000] [--seed 0] [--threads 1]
     .venv-bench-sim/bin/python benchmarks/peers/cuba_brian2.py --psp-check [--target numpy]
 
@@ -10,6 +11,14 @@ pair connected with p = 0.02 (autapses allowed), ``dv/dt = (I - (v - E_L))/tau_m
 refractory), ``dI/dt = -I/tau_syn`` with tau_m = 20 ms, tau_syn = 5 ms, E_L = -49 mV,
 threshold v > -50 mV, reset -60 mV, refractory 5 ms, V0 ~ U(-60, -50) mV, ``I += w`` with
 w_e = +1.62 mV, w_i = -18 mV, delay 0.1 ms, dt = 0.1 ms, method 'exact'.
+
+``--model true`` is Brette et al.'s two-current CUBA: ``dv/dt = (ge + gi - (v - E_L))/tau_m``,
+``dge/dt = -ge/tau_e`` (5 ms), ``dgi/dt = -gi/tau_i`` (10 ms); the excitatory population's
+synapses do ``ge += w_e`` (+1.62 mV), the inhibitory population's ``gi += w_i`` (-9 mV), i.e. the
+input is routed by the sign of the weight. ``--network net.npz`` (written by
+``benchmarks/cuba_model.py --out``; ``benchmarks/cuba.py`` always passes one) takes the synapses
+and the initial voltages from the file (``connect(i=..., j=...)``), so that Brian2, NEST and
+eventsim run the same network; without it Brian2 draws its own network with its RNG.
 
 Timing:
 - standalone: ``setup_s`` = building the objects in Python, ``codegen_s`` = the ``run()`` call
@@ -50,6 +59,14 @@ EQS = """
 dv/dt = (I - (v - El)) / taum : volt (unless refractory)
 dI/dt = -I / taus : volt
 """
+EQS_TRUE = """
+dv/dt = (ge + gi - (v - El)) / taum : volt (unless refractory)
+dge/dt = -ge / taue : volt
+dgi/dt = -gi / taui : volt
+"""
+#: per CUBA model: excitatory and inhibitory synaptic time constants (ms) and weights (mV)
+MODELS = {"single": {"tau_e": 5.0, "tau_i": 5.0, "w_e": W_E_MV, "w_i": W_I_MV},
+          "true": {"tau_e": 5.0, "tau_i": 10.0, "w_e": W_E_MV, "w_i": -9.0}}
 
 
 def psp_check(b2) -> dict:
@@ -96,6 +113,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("--target", default="standalone", choices=["standalone", "cython", "numpy"],
                     help="Brian2 code-generation target (standalone: C++ project built and run as a binary)")
+    ap.add_argument("--model", default="single", choices=sorted(MODELS),
+                    help="CUBA model: one synaptic current (single) or two, tau_e 5 / tau_i 10 ms (true)")
+    ap.add_argument("--network", default=None,
+                    help="the network (.npz from benchmarks/cuba_model.py --out); default: Brian2 draws its own")
     ap.add_argument("--t-ms", type=float, default=1000.0, help="biological time simulated (ms)")
     ap.add_argument("--seed", type=int, default=0, help="seed of Brian2's RNG (network and initial voltages)")
     ap.add_argument("--threads", type=int, default=1, help="OpenMP threads (standalone only)")
@@ -123,26 +144,56 @@ def main(argv=None) -> int:
         b2.set_device("cpp_standalone", directory=build_dir, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = args.threads if args.threads > 1 else 0
     try:
-        n = N_E + N_I
+        c = MODELS[args.model]
+        netfile = None
+        if args.network:
+            netfile = dict(np.load(args.network))
+            if str(netfile["model"]) != args.model:
+                print(f"cuba_brian2: --network {args.network} holds model {str(netfile['model'])!r}, "
+                      f"not {args.model!r}", file=sys.stderr)
+                return 2
+            n_e, n_i = int(netfile["n_e"]), int(netfile["n_i"])
+        else:
+            n_e, n_i = N_E, N_I
+        n = n_e + n_i
         t0 = time.perf_counter()
         b2.seed(args.seed)  # after set_device, so that it seeds the standalone binary too
         b2.defaultclock.dt = 0.1 * ms
-        ns = dict(taum=20 * ms, taus=5 * ms, El=-49 * mV, Vt=-50 * mV, Vr=-60 * mV,
-                  we=W_E_MV * mV, wi=W_I_MV * mV)
-        P = b2.NeuronGroup(n, EQS, threshold="v > Vt", reset="v = Vr", refractory=5 * ms,
+        ns = dict(taum=20 * ms, taus=c["tau_e"] * ms, taue=c["tau_e"] * ms, taui=c["tau_i"] * ms, El=-49 * mV,
+                  Vt=-50 * mV, Vr=-60 * mV, we=c["w_e"] * mV, wi=c["w_i"] * mV)
+        true = args.model == "true"
+        P = b2.NeuronGroup(n, EQS_TRUE if true else EQS, threshold="v > Vt", reset="v = Vr", refractory=5 * ms,
                            method="exact", namespace=ns, name="P")
-        P.v = "Vr + rand() * (Vt - Vr)"
-        P.I = 0 * mV
-        Pe, Pi = P[:N_E], P[N_E:]
-        Ce = b2.Synapses(Pe, P, on_pre="I += we", delay=0.1 * ms, namespace=ns, name="Ce")
-        Ci = b2.Synapses(Pi, P, on_pre="I += wi", delay=0.1 * ms, namespace=ns, name="Ci")
-        Ce.connect(p=P_CONN)  # no condition: autapses allowed
-        Ci.connect(p=P_CONN)
+        if netfile is None:
+            P.v = "Vr + rand() * (Vt - Vr)"
+        else:
+            P.v = netfile["v0"] * mV
+        if true:
+            P.ge = 0 * mV
+            P.gi = 0 * mV
+        else:
+            P.I = 0 * mV
+        Pe, Pi = P[:n_e], P[n_e:]
+        Ce = b2.Synapses(Pe, P, on_pre="ge += we" if true else "I += we", delay=0.1 * ms, namespace=ns, name="Ce")
+        Ci = b2.Synapses(Pi, P, on_pre="gi += wi" if true else "I += wi", delay=0.1 * ms, namespace=ns, name="Ci")
+        if netfile is None:
+            Ce.connect(p=P_CONN)  # no condition: autapses allowed
+            Ci.connect(p=P_CONN)
+        else:
+            pre, post, w = netfile["pre"], netfile["post"], netfile["weight"]
+            if not (np.all(netfile["delays"] == 0.1) and np.all(w[pre < n_e] == c["w_e"])
+                    and np.all(w[pre >= n_e] == c["w_i"])):
+                print("cuba_brian2: the network file's weights/delays are not the model's", file=sys.stderr)
+                return 2
+            ke = pre < n_e
+            Ce.connect(i=pre[ke].astype(np.int32), j=post[ke].astype(np.int32))
+            Ci.connect(i=(pre[~ke] - n_e).astype(np.int32), j=post[~ke].astype(np.int32))
         mon = b2.SpikeMonitor(P, name="spikes")
         net = b2.Network(P, Ce, Ci, mon)
         setup_s = time.perf_counter() - t0
 
-        out = {"simulator": "brian2", "version": b2.__version__, "mode": args.target,
+        out = {"simulator": "brian2", "version": b2.__version__, "mode": args.target, "model": args.model,
+               "network": "file" if netfile is not None else "brian2 rng",
                "threads": args.threads, "seed": args.seed}
         if args.target == "standalone":
             t0 = time.perf_counter()
@@ -168,17 +219,19 @@ def main(argv=None) -> int:
 
         spk = np.asarray(mon.i[:], dtype=np.int64)
         outdeg = (np.bincount(np.asarray(Ce.i[:], dtype=np.int64), minlength=n)
-                  + np.bincount(np.asarray(Ci.i[:], dtype=np.int64) + N_E, minlength=n))
+                  + np.bincount(np.asarray(Ci.i[:], dtype=np.int64) + n_e, minlength=n))
         n_syn = int(outdeg[spk].sum())
         n_syn_total = int(len(Ce) + len(Ci))
         out.update({
             "n_neurons": n, "n_synapses": n_syn_total, "mean_out_degree": n_syn_total / n,
             "t_bio_ms": args.t_ms, "dt_ms": 0.1, "wall_s": wall_s, "setup_s": setup_s, "import_s": import_s,
-            "n_spikes": int(spk.size), "n_syn_events": n_syn,
+            "n_spikes": int(spk.size), "n_spikes_exc": int(np.count_nonzero(spk < n_e)),
+            "n_spikes_inh": int(np.count_nonzero(spk >= n_e)), "n_syn_events": n_syn,
             "n_syn_events_def": "sum over spikes of the actual out-degree of the spiking neuron",
             "events_per_s": n_syn / wall_s if wall_s > 0 else None,
             "rate_hz": spk.size / n / (args.t_ms / 1000.0),
-            "tau_syn_ms": 5.0, "w_e_mV": W_E_MV, "w_i_mV": W_I_MV, "delay_ms": 0.1,
+            "tau_syn_ex_ms": c["tau_e"], "tau_syn_in_ms": c["tau_i"], "w_e_mV": c["w_e"], "w_i_mV": c["w_i"],
+            "delay_ms": 0.1,
         })
         emit(out)
     finally:

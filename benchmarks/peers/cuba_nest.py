@@ -1,8 +1,19 @@
 """CUBA benchmark network in NEST 3.10; prints ONE JSON object on stdout.
 
-    .venv-bench-sim/bin/python benchmarks/peers/cuba_nest.py [--model iaf_psc_exp_ps|iaf_psc_exp]
+    .venv-bench-sim/bin/python benchmarks/peers/cuba_nest.py [--model single|true]
+                                 [--neuron iaf_psc_exp_ps|iaf_psc_exp] [--network net.npz]
                                  [--threads 1|2] [--t-ms 1000] [--seed 0]
     .venv-bench-sim/bin/python benchmarks/peers/cuba_nest.py --psp-check   # weight-conversion check
+
+``--model single`` (default) is the one-current model below; ``--model true`` is Brette et al.'s
+two-current CUBA: tau_syn_ex = 5 ms, tau_syn_in = 10 ms (NEST routes a spike by the sign of its
+weight: w >= 0 to the excitatory current, w < 0 to the inhibitory one), w_i = -9 mV (-112.5 pA).
+``--network net.npz`` (written by ``benchmarks/cuba_model.py --out``; ``benchmarks/cuba.py``
+always passes one) makes NEST simulate exactly that network: the synapses (pre, post, weight in
+mV, delay) and the initial voltages are read from the file and created with ``nest.Connect`` on
+arrays ("one_to_one"), so NEST, Brian2 and eventsim run the same network. Without it, NEST draws
+its own network (below). ``--model iaf_psc_exp_ps`` / ``--model iaf_psc_exp`` are still accepted
+as the older spelling of ``--neuron``.
 
 Model (the same in eventsim, Brian2 and NEST; see benchmarks/peers/README.md): 4000 LIF neurons
 (3200 exc + 800 inh), every ordered pair connected with p = 0.02 (autapses allowed), tau_m = 20 ms,
@@ -58,6 +69,11 @@ def neuron_params(model: str) -> dict:
             "tau_syn_ex": TAU_SYN, "tau_syn_in": TAU_SYN, "I_e": 0.0}
 
 
+#: per CUBA model: excitatory and inhibitory synaptic time constants (ms) and weights (mV)
+MODELS = {"single": {"tau_e": 5.0, "tau_i": 5.0, "w_e": W_E_MV, "w_i": W_I_MV},
+          "true": {"tau_e": 5.0, "tau_i": 10.0, "w_e": W_E_MV, "w_i": -9.0}}
+
+
 def reset(nest, threads: int, seed: int) -> None:
     nest.ResetKernel()
     nest.set(resolution=DT, local_num_threads=threads, rng_seed=seed + 1, print_time=False)
@@ -99,20 +115,29 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    ap.add_argument("--model", default="iaf_psc_exp_ps", choices=["iaf_psc_exp_ps", "iaf_psc_exp"],
+    ap.add_argument("--model", default="single", choices=["single", "true", "iaf_psc_exp_ps", "iaf_psc_exp"],
+                    help="CUBA model: one synaptic current (single) or two, tau_e 5 / tau_i 10 ms (true); "
+                         "a NEST model name is the older spelling of --neuron (with the single model)")
+    ap.add_argument("--neuron", default="iaf_psc_exp_ps", choices=["iaf_psc_exp_ps", "iaf_psc_exp"],
                     help="NEST neuron model: precise spike times (_ps) or spike times on the grid")
+    ap.add_argument("--network", default=None,
+                    help="the network (.npz from benchmarks/cuba_model.py --out); default: NEST draws its own")
     ap.add_argument("--threads", type=int, default=1, help="NEST threads (local_num_threads)")
     ap.add_argument("--t-ms", type=float, default=1000.0, help="biological time simulated (ms)")
     ap.add_argument("--seed", type=int, default=0, help="seed (NEST's rng_seed is seed + 1)")
     ap.add_argument("--out-degree", default="actual", choices=["actual", "mean"],
                     help="n_syn_events from each spiking neuron's actual out-degree (reads all connections "
-                         "back after the run: seconds in PyNEST) or from the mean out-degree")
+                         "back after the run: seconds in PyNEST; from the file with --network) or from the "
+                         "mean out-degree")
     ap.add_argument("--omp-wait-policy", default="default", choices=["default", "active", "passive"],
                     help="set OMP_WAIT_POLICY for NEST's OpenMP threads ('default': inherit the environment). "
                          "With --threads 2 on a 2-core machine that is also running other work, the "
                          "spinning default can be >10x slower than passive")
     ap.add_argument("--psp-check", action="store_true", help="check the mV -> pA weight conversion and exit")
     args = ap.parse_args(argv)
+    if args.model in ("iaf_psc_exp_ps", "iaf_psc_exp"):  # the older spelling
+        args.neuron, args.model = args.model, "single"
+    consts = MODELS[args.model]
 
     if args.omp_wait_policy != "default":  # read by libgomp when NEST is loaded
         os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
@@ -127,20 +152,42 @@ def main(argv=None) -> int:
     import_s = time.perf_counter() - t_import
 
     if args.psp_check:
-        res = psp_check(nest, args.model)
+        res = psp_check(nest, args.neuron)
         emit(res)
         return 0 if res["ok"] else 1
 
-    n = N_E + N_I
+    netfile = None
+    if args.network:
+        netfile = dict(np.load(args.network))
+        if str(netfile["model"]) != args.model:
+            print(f"cuba_nest: --network {args.network} holds model {str(netfile['model'])!r}, "
+                  f"not {args.model!r}", file=sys.stderr)
+            return 2
+        n_e, n_i = int(netfile["n_e"]), int(netfile["n_i"])
+    else:
+        n_e, n_i = N_E, N_I
+    n = n_e + n_i
     t0 = time.perf_counter()
     reset(nest, args.threads, args.seed)
-    params = neuron_params(args.model)
-    params["V_m"] = nest.random.uniform(V_RESET, V_TH)
-    pop = nest.Create(args.model, n, params=params)
-    exc, inh = pop[:N_E], pop[N_E:]
-    conn = {"rule": "pairwise_bernoulli", "p": P_CONN, "allow_autapses": True}
-    nest.Connect(exc, pop, conn, {"synapse_model": "static_synapse", "weight": mv_to_pa(W_E_MV), "delay": DELAY})
-    nest.Connect(inh, pop, conn, {"synapse_model": "static_synapse", "weight": mv_to_pa(W_I_MV), "delay": DELAY})
+    params = neuron_params(args.neuron)
+    params.update(tau_syn_ex=consts["tau_e"], tau_syn_in=consts["tau_i"])
+    if netfile is None:
+        params["V_m"] = nest.random.uniform(V_RESET, V_TH)
+    pop = nest.Create(args.neuron, n, params=params)
+    gid0 = pop[0].global_id
+    if netfile is None:
+        exc, inh = pop[:n_e], pop[n_e:]
+        conn = {"rule": "pairwise_bernoulli", "p": P_CONN, "allow_autapses": True}
+        nest.Connect(exc, pop, conn, {"synapse_model": "static_synapse", "weight": mv_to_pa(consts["w_e"]),
+                                      "delay": DELAY})
+        nest.Connect(inh, pop, conn, {"synapse_model": "static_synapse", "weight": mv_to_pa(consts["w_i"]),
+                                      "delay": DELAY})
+    else:
+        pop.set(V_m=[float(v) for v in netfile["v0"]])
+        pre = netfile["pre"].astype(np.int64)
+        nest.Connect(pre + gid0, netfile["post"].astype(np.int64) + gid0, "one_to_one",
+                     {"synapse_model": "static_synapse", "weight": mv_to_pa(netfile["weight"]),
+                      "delay": netfile["delays"].astype(float)})
     rec = nest.Create("spike_recorder", params={"record_to": "memory"})
     nest.Connect(pop, rec)
     setup_s = time.perf_counter() - t0
@@ -161,14 +208,19 @@ def main(argv=None) -> int:
     ev = rec.get("events")
     senders = np.asarray(ev["senders"], dtype=np.int64)
     n_spikes = int(senders.size)
-    # actual out-degree of every neuron (node ids are 1..n)
+    n_spikes_exc = int(np.count_nonzero(senders - gid0 < n_e))
+    # actual out-degree of every neuron (node ids are gid0..gid0+n-1)
     t0 = time.perf_counter()
     n_conn = int(nest.GetKernelStatus("num_connections"))  # neuron->neuron + neuron->recorder
     n_conn -= n  # the spike_recorder's input connections
-    if args.out_degree == "actual":
+    if netfile is not None:
+        outdeg = np.bincount(netfile["pre"].astype(np.int64), minlength=n)
+        n_syn = int(outdeg[senders - gid0].sum())
+        syn_def = "sum over spikes of the actual out-degree of the spiking neuron"
+    elif args.out_degree == "actual":
         src = np.asarray(nest.GetConnections(source=pop, target=pop).source, dtype=np.int64)
-        outdeg = np.bincount(src - pop[0].global_id, minlength=n)
-        n_syn = int(outdeg[senders - pop[0].global_id].sum())
+        outdeg = np.bincount(src - gid0, minlength=n)
+        n_syn = int(outdeg[senders - gid0].sum())
         n_conn = int(src.size)
         syn_def = "sum over spikes of the actual out-degree of the spiking neuron"
     else:
@@ -177,18 +229,21 @@ def main(argv=None) -> int:
     degree_s = time.perf_counter() - t0
     ks = nest.GetKernelStatus()
     emit({
-        "simulator": "nest", "version": nest.__version__, "mode": args.model,
-        "precise_spike_times": args.model.endswith("_ps"), "threads": args.threads, "seed": args.seed,
+        "simulator": "nest", "version": nest.__version__, "mode": args.neuron, "model": args.model,
+        "network": "file" if netfile is not None else "nest rng",
+        "precise_spike_times": args.neuron.endswith("_ps"), "threads": args.threads, "seed": args.seed,
         "n_neurons": n, "n_synapses": n_conn, "mean_out_degree": n_conn / n,
         "t_bio_ms": args.t_ms, "dt_ms": DT,
         "wall_s": wall_s, "setup_s": setup_s, "prepare_s": prepare_s, "compile_s": 0.0,
         "cleanup_s": cleanup_s, "import_s": import_s, "degree_s": degree_s,
-        "n_spikes": n_spikes, "n_syn_events": n_syn, "n_syn_events_def": syn_def,
+        "n_spikes": n_spikes, "n_spikes_exc": n_spikes_exc, "n_spikes_inh": n_spikes - n_spikes_exc,
+        "n_syn_events": n_syn, "n_syn_events_def": syn_def,
         "events_per_s": n_syn / wall_s if wall_s > 0 else None,
         "rate_hz": n_spikes / n / (args.t_ms / 1000.0),
         "off_grid_spiking": bool(ks.get("off_grid_spiking", False)),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
-        "w_e_pA": mv_to_pa(W_E_MV), "w_i_pA": mv_to_pa(W_I_MV), "tau_syn_ms": TAU_SYN, "delay_ms": DELAY,
+        "w_e_pA": mv_to_pa(consts["w_e"]), "w_i_pA": mv_to_pa(consts["w_i"]),
+        "tau_syn_ex_ms": consts["tau_e"], "tau_syn_in_ms": consts["tau_i"], "delay_ms": DELAY,
     })
     return 0
 
