@@ -25,31 +25,19 @@ The post-synaptic potential of a weight ``w`` (from rest, ``v_leak = 0``) is::
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional
 
-import numpy as np
-
-
-def real_number(name: str, value, unit: str = "") -> float:
-    """``value`` as a float; ValueError naming ``name`` unless it is a real number (a Python or
-    numpy int or float, or a 0-d array of one). Strings, bytes and booleans are refused, so a
-    parameter stored as text in a file is never read as a number by accident."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
-        what = f" ({unit})" if unit else ""
-        raise ValueError(f"{name} must be a number{what}, got {value!r} of type {type(value).__name__}")
-    return float(value)
+from .checks import real_number, show
 
 
 def positive_ms(name: str, value) -> float:
     """``value`` as a float that is positive and finite (a duration in ms); ValueError naming
-    ``name`` otherwise. The one check behind every time constant, dt and t_max argument."""
+    ``name`` otherwise. The one check behind every time constant, dt and t_max argument
+    (``eventsim.checks.real_number`` with the unit, then the range)."""
     v = real_number(name, value, "ms")
     if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be positive and finite (ms), got {value!r}")
+        raise ValueError(f"{name} must be positive and finite (ms), got {show(value)}")
     return v
 
 

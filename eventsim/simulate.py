@@ -11,6 +11,7 @@ from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .checks import positive_int
 from .network import Network
 from .params import positive_ms
 from .kernels.tables import ReadOuts, Recording, SpikeBuffers, SpikeTrains
@@ -78,13 +79,6 @@ def _check_resolution(net: Network, t_max: float) -> None:
                          f"({tau!r} ms, population {name!r}); float64 spike times would no longer be exact there")
 
 
-def _positive_int(name: str, value) -> int:
-    """``value`` as an int >= 1; ValueError naming ``name`` otherwise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def _initial_v(net: Network, layout, B: int, v_init) -> np.ndarray:
     V = np.zeros((B, layout.n_neurons))
     if v_init is not None and not isinstance(v_init, Mapping):
@@ -148,10 +142,10 @@ def simulate(net: Network, inputs: Optional[Inputs], t_max: float, *,
     t_max = positive_ms("t_max", t_max)
     if not isinstance(net, Network):
         raise ValueError(f"net must be a Network, got {type(net).__name__}")
-    max_spikes = _positive_int("max_spikes", max_spikes)
-    chunk = _positive_int("chunk", chunk)
+    max_spikes = positive_int("max_spikes", max_spikes)
+    chunk = positive_int("chunk", chunk)
     if capacity is not None:
-        capacity = _positive_int("capacity", capacity)
+        capacity = positive_int("capacity", capacity)
     _check_resolution(net, t_max)
     layout = net.layout()
     if inputs is None:
