@@ -18,18 +18,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
 import sys
 import time
 
-_JSON_FD = os.dup(1)
-os.dup2(2, 1)
-
-
-def emit(obj: dict) -> None:
-    sys.stdout.flush()
-    os.write(_JSON_FD, (json.dumps(obj) + "\n").encode())
+from peer_io import HelpFormatter, emit  # noqa: E402  (first: stdout -> stderr)
 
 
 def rss_bytes() -> int:
@@ -38,10 +30,6 @@ def rss_bytes() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return -1
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
 
 
 def main(argv=None) -> int:

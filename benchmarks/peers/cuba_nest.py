@@ -35,20 +35,11 @@ Everything NEST prints goes to stderr; stdout carries only the JSON line.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
-# stdout carries only the JSON result: point fd 1 (also used by NEST's C++ code) at stderr for the
-# whole process and keep a private duplicate of the real stdout for the final line.
-_JSON_FD = os.dup(1)
-os.dup2(2, 1)
-
-
-def emit(obj: dict) -> None:
-    sys.stdout.flush()
-    os.write(_JSON_FD, (json.dumps(obj) + "\n").encode())
+from peer_io import HelpFormatter, emit, load_cuba_network  # noqa: E402  (first: stdout -> stderr)
 
 
 N_E, N_I = 3200, 800
@@ -109,10 +100,6 @@ def psp_check(nest, model: str) -> dict:
     return out
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("--model", default="single", choices=["single", "true", "iaf_psc_exp_ps", "iaf_psc_exp"],
@@ -158,10 +145,8 @@ def main(argv=None) -> int:
 
     netfile = None
     if args.network:
-        netfile = dict(np.load(args.network))
-        if str(netfile["model"]) != args.model:
-            print(f"cuba_nest: --network {args.network} holds model {str(netfile['model'])!r}, "
-                  f"not {args.model!r}", file=sys.stderr)
+        netfile = load_cuba_network(args.network, args.model, "cuba_nest")
+        if netfile is None:
             return 2
         n_e, n_i = int(netfile["n_e"]), int(netfile["n_i"])
     else:

@@ -24,25 +24,12 @@ Everything jaxsnn logs goes to stderr; stdout carries only the JSON line.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 
-# stdout carries only the JSON result: point fd 1 at stderr for the whole process and keep a
-# private duplicate of the real stdout for the final line.
-_JSON_FD = os.dup(1)
-os.dup2(2, 1)
-
-
-def emit(obj: dict) -> None:
-    sys.stdout.flush()
-    os.write(_JSON_FD, (json.dumps(obj) + "\n").encode())
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
+from peer_io import HelpFormatter, emit  # noqa: E402  (first: stdout -> stderr)
 
 
 def main(argv=None) -> int:

@@ -30,22 +30,10 @@ Everything NEST prints goes to stderr; stdout carries only the JSON line.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 
-_JSON_FD = os.dup(1)
-os.dup2(2, 1)
-
-
-def emit(obj: dict) -> None:
-    sys.stdout.flush()
-    os.write(_JSON_FD, (json.dumps(obj) + "\n").encode())
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
+from peer_io import HelpFormatter, emit  # noqa: E402  (first: stdout -> stderr)
 
 
 def main(argv=None) -> int:
