@@ -69,8 +69,8 @@ MAX_T_OVER_TAU = 1e9
 def _check_resolution(net: Network, t_max: float) -> None:
     """ValueError naming ``t_max`` when it exceeds ``MAX_T_OVER_TAU`` times the shortest time
     constant (ms) of a LIF population: beyond that, float64 times no longer resolve the dynamics."""
-    taus = [(min(p.params.tau_mem, p.params.tau_syn), name) for name, p in net.populations.items()
-            if p.params is not None]
+    taus = [(min(p.params.tau_mem, p.params.tau_syn, p.params.tau_syn_inh or p.params.tau_syn), name)
+            for name, p in net.populations.items() if p.params is not None]
     if not taus:
         return
     tau, name = min(taus)

@@ -243,3 +243,12 @@ def test_changing_a_population_to_two_currents_rebuilds_the_layout():
     net.populations["a"].params = es.LIFParams(tau_syn_inh=10.0)
     second = net.layout()
     assert second is not first and second.neurons.dual[1] and second.neurons.tau_i[1] == 10.0
+
+
+def test_t_max_is_refused_beyond_the_resolution_of_the_inhibitory_time_constant():
+    net = es.Network()
+    net.add_input("in", 1)
+    net.add_population("a", 1, es.LIFParams(tau_syn_inh=1e-3))  # the shortest time constant: 1 us
+    net.connect("in", "a", np.array([[-1.0]]))
+    with pytest.raises(ValueError, match=r"t_max = .* shortest time constant \(0.001 ms, population 'a'\)"):
+        es.simulate(net, None, 2e6)
