@@ -276,18 +276,32 @@ def atomic_path(path: PathLike):
 
 
 @contextlib.contextmanager
-def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
-    """Open a temporary HDF5 file next to ``path``, yield it, and rename it into place on success."""
+def atomic_h5_file(path: PathLike) -> Iterator["object"]:
+    """Open a new, empty HDF5 file (a temporary next to ``path``), yield it, and rename it into place
+    on success (for HDF5 formats that are not eventsim's own, such as netx).
+
+    HDF5 writes through a Python file object (h5py's file-object driver), not its own POSIX driver:
+    on a full disk the POSIX driver's failed write makes HDF5 crash the process when the file is
+    closed (a segmentation fault), while through Python the failed write is an ``OSError`` and the
+    temporary is removed."""
     import h5py
 
+    with _atomic_tmp(path) as tmp:
+        with open(tmp, "r+b") as fh, h5py.File(fh, "w") as f:
+            yield f
+
+
+@contextlib.contextmanager
+def atomic_h5(path: PathLike, fmt: str) -> Iterator["object"]:
+    """Like ``atomic_h5_file``, for eventsim's formats: the file's attributes name the format
+    ``fmt``, the format version and the eventsim version."""
     from . import __version__
 
-    with _atomic_tmp(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = fmt
-            f.attrs["version"] = FORMAT_VERSION
-            f.attrs["eventsim_version"] = __version__
-            yield f
+    with atomic_h5_file(path) as f:
+        f.attrs["format"] = fmt
+        f.attrs["version"] = FORMAT_VERSION
+        f.attrs["eventsim_version"] = __version__
+        yield f
 
 
 def atomic_write_text(path: PathLike, text: str) -> None:

@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .checks import nonnegative_int, positive_int, positive_number
 from .files import count_attr, number_attr, read_dataset, text_attr
 from .layout import KernelLayout, layout_signature
 from .params import LIFParams
@@ -45,12 +46,10 @@ def _check_finite(name: str, a: np.ndarray) -> None:
 
 
 def _count(name: str, value) -> int:
-    """``value`` as a non-negative int (a size); ValueError naming ``name`` otherwise."""
+    """``value`` (also a 0-d array, as read from a file) as a non-negative int (a size)."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or int(value) < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
+    return nonnegative_int(name, value)
 
 
 def _integer_array(name: str, a, dtype) -> np.ndarray:
@@ -286,8 +285,7 @@ class Network:
     def add_input(self, name: str, size: int) -> Population:
         """Add an input population of ``size`` spike sources (driven by a SpikeBatch)."""
         self._check_new_name(name)
-        if int(size) != size or int(size) < 1:
-            raise ValueError(f"size of {name!r} must be a positive integer, got {size!r}")
+        size = positive_int(f"size of {name!r}", size)
         pop = Population(name, int(size), None)
         self.populations[name] = pop
         self._layout = None
@@ -296,8 +294,7 @@ class Network:
     def add_population(self, name: str, size: int, params: Optional[LIFParams] = None) -> Population:
         """Add ``size`` LIF neurons with ``params`` (default ``LIFParams()``)."""
         self._check_new_name(name)
-        if int(size) != size or int(size) < 1:
-            raise ValueError(f"size of {name!r} must be a positive integer, got {size!r}")
+        size = positive_int(f"size of {name!r}", size)
         params = LIFParams() if params is None else params
         if not isinstance(params, LIFParams):
             raise ValueError(f"params of {name!r} must be LIFParams, got {type(params).__name__}")
@@ -463,11 +460,12 @@ class Network:
 
 
 def psp_peak(tau_mem: float, tau_syn: float) -> float:
-    """Peak of the PSP of unit weight from rest (dimensionless), see ``LIFParams``."""
-    if tau_mem == tau_syn:
-        return math.exp(-1.0)
-    t = math.log(tau_mem / tau_syn) / (1.0 / tau_syn - 1.0 / tau_mem)
-    return tau_syn / (tau_mem - tau_syn) * (math.exp(-t / tau_mem) - math.exp(-t / tau_syn))
+    """Peak of the PSP of unit weight from rest (dimensionless), see ``LIFParams``; time constants
+    in ms. Exact to rounding for any ratio, equal time constants included (the simulator's own
+    ``kernels.lif.psp_max``)."""
+    from .kernels.lif import psp_max
+
+    return psp_max(positive_number("tau_mem", tau_mem), positive_number("tau_syn", tau_syn))
 
 
 # ------------------------------------------------------------------------------------ HDF5 group

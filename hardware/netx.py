@@ -90,8 +90,6 @@ def quantize_for_netx(net: Network, dt: float, **kw) -> LoihiNet:
 def write_netx(net, path, dt: Optional[float] = None, t_sample: Optional[int] = None, **quantize_kwargs) -> LoihiNet:
     """Write ``net`` (eventsim Network, quantised here, or a fixed-point LoihiNet) as a netx HDF5
     file. Returns the LoihiNet that was written."""
-    import h5py
-
     if isinstance(net, Network):
         if dt is None:
             raise ValueError("dt (ms) is required to export an eventsim Network to netx")
@@ -121,36 +119,35 @@ def write_netx(net, path, dt: Optional[float] = None, t_sample: Optional[int] = 
             raise ValueError(f"delays of the recurrent projection {rec.name} cannot be stored in netx's dense_rec")
         if not pop.spiking:
             raise ValueError(f"population {name!r} is a non-spiking read-out; netx's CUBA layers spike")
-    from eventsim.files import atomic_path
+    from eventsim.files import atomic_h5_file
 
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            lg = f.create_group("layer")
-            for i, (name, ff, rec) in enumerate(chain):
-                pop = lnet.populations[name]
-                h = lg.create_group(f"{i}")
-                h.attrs["eventsim_name"] = name
-                h.attrs["eventsim_src"] = ff.src
-                h.create_dataset("type", data=np.array([b"dense_rec" if rec is not None else b"dense"], dtype="S10"))
-                h.create_dataset("shape", data=np.array([pop.size], dtype=np.int64))
-                h.create_dataset("weight", data=ff.to_dense(ff.effective_weights()).astype(np.float32))
-                if rec is not None:
-                    h.create_dataset("weight_rec", data=rec.to_dense(rec.effective_weights()).astype(np.float32))
-                if np.any(pop.bias_mant != 0):
-                    h.create_dataset("bias", data=pop.bias_mant.astype(np.float32))
-                if ff.delays is not None:
-                    h.create_dataset("delay", data=ff.to_dense(ff.delays).astype(np.float32))
-                ng = h.create_group("neuron")
-                ng.create_dataset("type", data=np.array([b"CUBA"], dtype="S10"))
-                ng.create_dataset("iDecay", data=np.array(pop.du + 1))
-                ng.create_dataset("vDecay", data=np.array(pop.dv))
-                ng.create_dataset("vThMant", data=np.array(pop.vth))
-                ng.create_dataset("refDelay", data=np.array(1))
-                ng.create_dataset("gradedSpike", data=np.array(False))
-            sg = f.create_group("simulation")
-            sg.create_dataset("Ts", data=np.array(lnet.dt)).attrs["units"] = "ms"
-            if t_sample is not None:
-                sg.create_dataset("tSample", data=np.array(int(t_sample)))
+    with atomic_h5_file(path) as f:
+        lg = f.create_group("layer")
+        for i, (name, ff, rec) in enumerate(chain):
+            pop = lnet.populations[name]
+            h = lg.create_group(f"{i}")
+            h.attrs["eventsim_name"] = name
+            h.attrs["eventsim_src"] = ff.src
+            h.create_dataset("type", data=np.array([b"dense_rec" if rec is not None else b"dense"], dtype="S10"))
+            h.create_dataset("shape", data=np.array([pop.size], dtype=np.int64))
+            h.create_dataset("weight", data=ff.to_dense(ff.effective_weights()).astype(np.float32))
+            if rec is not None:
+                h.create_dataset("weight_rec", data=rec.to_dense(rec.effective_weights()).astype(np.float32))
+            if np.any(pop.bias_mant != 0):
+                h.create_dataset("bias", data=pop.bias_mant.astype(np.float32))
+            if ff.delays is not None:
+                h.create_dataset("delay", data=ff.to_dense(ff.delays).astype(np.float32))
+            ng = h.create_group("neuron")
+            ng.create_dataset("type", data=np.array([b"CUBA"], dtype="S10"))
+            ng.create_dataset("iDecay", data=np.array(pop.du + 1))
+            ng.create_dataset("vDecay", data=np.array(pop.dv))
+            ng.create_dataset("vThMant", data=np.array(pop.vth))
+            ng.create_dataset("refDelay", data=np.array(1))
+            ng.create_dataset("gradedSpike", data=np.array(False))
+        sg = f.create_group("simulation")
+        sg.create_dataset("Ts", data=np.array(lnet.dt)).attrs["units"] = "ms"
+        if t_sample is not None:
+            sg.create_dataset("tSample", data=np.array(int(t_sample)))
     return lnet
 
 

@@ -97,13 +97,14 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
 
 def write_nir(net: Network, path, dt: float, **kw) -> None:
     """Write ``to_nir(net, dt)`` with ``nir.write`` (HDF5, gzip-compressed arrays), atomically
-    (through a temporary file renamed into place)."""
+    (through a temporary file renamed into place). HDF5 writes through a Python file object, so a
+    full disk is an ``OSError`` (see ``eventsim.files.atomic_h5_file``)."""
     from eventsim.files import atomic_path
 
     nir = require("nir", "NIR export and import")
     graph = to_nir(net, dt, **kw)
-    with atomic_path(path) as tmp:
-        nir.write(tmp, graph)
+    with atomic_path(path) as tmp, open(tmp, "r+b") as fh:
+        nir.write(fh, graph)
 
 
 def _read_graph(nir, path):

@@ -397,9 +397,6 @@ def reference(writer: str, tmp_path_factory):
 
 EXPECTED_EXIT = {"start": -signal.SIGKILL, "mid": -signal.SIGKILL, "rename": -signal.SIGKILL,
                  "renamed": -signal.SIGKILL, "fsize": 3, "fsize_signal": -signal.SIGXFSZ}
-#: exit codes seen per (medium, point) when they differ from EXPECTED_EXIT: HDF5 (1.12-1.14 as
-#: shipped with h5py) crashes in ``File.close`` after a failed write instead of raising
-OTHER_EXIT = {("h5", "fsize"): {-signal.SIGSEGV}}
 
 
 @pytest.mark.timeout(120)
@@ -416,7 +413,7 @@ def test_killed_writer_leaves_old_or_new_content(writer, point, tmp_path, tmp_pa
     path = tmp_path / name
     write(0, path)
     code = run_child(_child, writer, point, str(path), n_datasets)
-    assert code in {EXPECTED_EXIT[point]} | OTHER_EXIT.get((medium, point), set()), \
+    assert code == EXPECTED_EXIT[point], \
         f"the child did not die at {point!r} (exit code {code})"
     got = fingerprint(writer, path)                     # loads: never corrupt
     assert got == (fp1 if point == "renamed" else fp0)

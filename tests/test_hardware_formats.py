@@ -206,9 +206,9 @@ def test_nir_and_netx_exports_are_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.net", "n.nir", "n.nir.tmp"]
     before = out_nir.read_bytes()
 
-    def broken_write(filename, graph):
-        with open(filename, "wb") as f:
-            f.write(b"half a file")
+    def broken_write(file, graph):   # write_nir hands nir.write an open file object
+        file.write(b"half a file")
+        file.flush()
         raise OSError("disk full")
 
     monkeypatch.setattr(nir, "write", broken_write)
