@@ -5,6 +5,13 @@ Mapping (one NIR node per eventsim population and per projection)::
     input population  n          ->  nir.Input(input_type={"input": [n]})
     LIF population (v_th finite) ->  nir.CubaLIF(tau_syn, tau_mem, r, v_leak, v_threshold, v_reset, w_in)
     read-out (v_th = inf)        ->  nir.CubaLI(tau_syn, tau_mem, r, v_leak, w_in)
+    population with two currents ->  nir.LIF(tau = tau_mem, r = 1, v_leak, v_threshold, v_reset) named
+      (tau_syn_inh set)              after it (v_threshold = inf for a read-out), fed by two synapse
+                                     nodes nir.LI(tau = tau_syn or tau_syn_inh, r = tau / dt,
+                                     v_leak = 0) named "<pop>.exc" and "<pop>.inh" (metadata
+                                     {"eventsim_current": "excitatory" | "inhibitory"}); a
+                                     projection into it is split by sign into nir.Linear nodes
+                                     "src->dst.exc" (W >= 0) and "src->dst.inh" (W < 0)
     projection src -> dst        ->  nir.Linear(weight = W[post, pre]) named "src->dst"
                                      (preceded by nir.Delay named "src->dst.delay" when it has delays
                                      that depend on the presynaptic neuron only)
@@ -58,8 +65,13 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
         if p.t_ref > 0:
             raise ValueError(f"t_ref of population {name!r} is {p.t_ref!r} ms: NIR's CubaLIF has no refractory period")
         if p.dual:
-            raise ValueError(f"population {name!r} has two synaptic currents (tau_syn_inh={p.tau_syn_inh!r} ms): NIR's "
-                             "CubaLIF and CubaLI have one synaptic time constant, so only tau_syn_inh=None is exported")
+            nodes[name] = nir.LIF(tau=np.full(n, p.tau_mem * s), r=np.ones(n), v_leak=np.full(n, p.v_leak),
+                                  v_threshold=np.full(n, p.v_th), v_reset=np.full(n, p.v_reset))
+            for part, tau, kind in (("exc", p.tau_syn, "excitatory"), ("inh", p.tau_syn_inh, "inhibitory")):
+                nodes[f"{name}.{part}"] = nir.LI(tau=np.full(n, tau * s), r=np.full(n, tau / dt),
+                                                 v_leak=np.zeros(n), metadata={"eventsim_current": kind})
+                edges.append((f"{name}.{part}", name))
+            continue
         common = dict(tau_syn=np.full(n, p.tau_syn * s), tau_mem=np.full(n, p.tau_mem * s), r=np.ones(n),
                       v_leak=np.full(n, p.v_leak), w_in=np.full(n, p.tau_syn / dt))
         if p.spiking:
@@ -81,6 +93,12 @@ def to_nir(net: Network, dt: float, *, outputs: str = "sinks"):
             nodes[dname] = nir.Delay(delay=per_pre * s)
             edges.append((src, dname))
             src = dname
+        if net.populations[pr.dst].params.dual:
+            for part, Wp in (("exc", np.where(W >= 0, W, 0.0)), ("inh", np.where(W < 0, W, 0.0))):
+                nodes[f"{pname}.{part}"] = nir.Linear(weight=Wp)
+                edges.append((src, f"{pname}.{part}"))
+                edges.append((f"{pname}.{part}", f"{pr.dst}.{part}"))
+            continue
         nodes[pname] = nir.Linear(weight=W)
         edges.append((src, pname))
         edges.append((pname, pr.dst))
@@ -134,8 +152,9 @@ def from_nir(graph, dt: Optional[float] = None) -> Network:
 
     ``dt`` (ms): the step of the file's convention (see the module docstring); default: the file's
     ``metadata['dt']`` (seconds) if present. Supported nodes: Input, Output, CubaLIF, CubaLI, LIF
-    (as CubaLIF with a vanishing synapse is not exact: rejected), Linear, Affine with zero bias,
-    Delay (before a Linear). Time constants are read in seconds.
+    fed by one or two synapse nodes (LI with v_leak = 0: one current, or an excitatory and an
+    inhibitory one; a LIF fed directly by a Linear has no synaptic current and is rejected),
+    Linear, Affine with zero bias, Delay (before a Linear). Time constants are read in seconds.
     """
     nir = require("nir", "NIR export and import")
 
@@ -155,7 +174,9 @@ def from_nir(graph, dt: Optional[float] = None) -> Network:
         succ.setdefault(a, []).append(b)
         pred.setdefault(b, []).append(a)
     net = Network()
-    gains: Dict[str, np.ndarray] = {}
+    # NIR node that a Linear may feed -> (eventsim population, gain per neuron that turns the
+    # file's weights into eventsim's jumps of the synaptic current)
+    targets: Dict[str, Tuple[str, np.ndarray]] = {}
     # populations first, in the order of the file's nodes (Input first)
     order = sorted(nodes, key=lambda k: (not isinstance(nodes[k], nir.Input), list(nodes).index(k)))
     for name in order:
@@ -177,11 +198,18 @@ def from_nir(graph, dt: Optional[float] = None) -> Network:
             net.add_population(name, n, params)
             w_in = np.broadcast_to(np.asarray(node.w_in, dtype=np.float64), (n,))
             r = np.broadcast_to(np.asarray(node.r, dtype=np.float64), (n,))
-            gains[name] = w_in * r * dt / tau_s
+            targets[name] = (name, w_in * r * dt / tau_s)
+        elif isinstance(node, nir.LIF):
+            _add_lif_with_synapses(nir, net, name, graph, pred, succ, dt, targets)
         elif isinstance(node, (nir.Linear, nir.Affine, nir.Delay, nir.Output)):
             continue
+        elif isinstance(node, nir.LI) and _synapse_of(nir, name, nodes, succ) is not None:
+            continue  # read with the LIF node it feeds
         else:
             raise ValueError(f"NIR node {name!r} of type {type(node).__name__} is not supported by eventsim's import")
+    # projections: a Linear (after an optional Delay) from a population to a target node; the two
+    # Linears of one projection into a two-current population (split by sign) are summed
+    parts: Dict[Tuple[str, str], list] = {}
     for name, node in nodes.items():
         if not isinstance(node, (nir.Linear, nir.Affine)):
             continue
@@ -199,18 +227,86 @@ def from_nir(graph, dt: Optional[float] = None) -> Network:
                 raise ValueError(f"NIR Delay node {src!r} must have exactly one input edge")
             src = dsrc[0]
             delays = np.asarray(dnode.delay, dtype=np.float64).ravel() / s
-        if src not in net.populations or dst not in net.populations:
+        if src not in net.populations or dst not in targets:
             raise ValueError(f"NIR node {name!r} must connect two populations, got {src!r} -> {dst!r}")
         W = np.asarray(node.weight, dtype=np.float64)
         if W.ndim != 2:
             raise ValueError(f"weight of NIR node {name!r} must be 2-D, got shape {W.shape}")
-        W = W * gains[dst][:, None]
-        mask = W != 0
+        pop, gain = targets[dst]
+        parts.setdefault((src, pop), []).append((name, W * gain[:, None], delays))
+    for (src, pop), items in parts.items():
+        W = sum(w for _, w, _ in items)
+        delays = items[0][2]
+        for name, _, d in items[1:]:
+            if (d is None) != (delays is None) or (d is not None and not np.array_equal(d, delays)):
+                raise ValueError(f"NIR nodes {items[0][0]!r} and {name!r} connect {src!r} to {pop!r} with different delays")
+        mask = np.zeros(W.shape, dtype=bool)
+        for _, w, _ in items:
+            mask |= w != 0
         D = None
         if delays is not None:
             D = np.broadcast_to(delays[None, :], W.shape)
-        net.connect(src, dst, W, delays=D, mask=mask)
+        net.connect(src, pop, W, delays=D, mask=mask)
     return net
+
+
+def _synapse_of(nir, name: str, nodes, succ) -> Optional[str]:
+    """The LIF node that the LI node ``name`` feeds as a synaptic current, or None."""
+    nxt = succ.get(name, [])
+    if len(nxt) == 1 and isinstance(nodes[nxt[0]], nir.LIF):
+        return nxt[0]
+    return None
+
+
+def _add_lif_with_synapses(nir, net: Network, name: str, graph, pred, succ, dt: float, targets) -> None:
+    """Add the population of a NIR LIF node fed by one or two synapse nodes (nir.LI with
+    v_leak = 0, see the module docstring): one current, or an excitatory and an inhibitory one,
+    told apart by their metadata or else by the signs of the weights that reach them."""
+    s = NIR_TIME_UNIT
+    nodes = graph.nodes
+    node = nodes[name]
+    syn = list(pred.get(name, []))
+    if not syn or len(syn) > 2 or not all(isinstance(nodes[k], nir.LI) and _synapse_of(nir, k, nodes, succ) == name
+                                          for k in syn):
+        raise ValueError(f"NIR LIF node {name!r} must be fed by one or two synapse nodes (nir.LI), got {syn}: a LIF "
+                         "fed directly by a Linear has no synaptic current (not exact in eventsim's model)")
+    n = int(np.asarray(node.tau).size)
+    r_mem = np.broadcast_to(np.asarray(node.r, dtype=np.float64), (n,))
+
+    def kind(k: str) -> str:
+        meta = dict(getattr(nodes[k], "metadata", None) or {})
+        if meta.get("eventsim_current") in ("excitatory", "inhibitory"):
+            return str(meta["eventsim_current"])
+        signs = [np.asarray(nodes[e].weight) for e in pred.get(k, []) if isinstance(nodes[e], (nir.Linear, nir.Affine))]
+        if signs and all(np.all(w >= 0) for w in signs):
+            return "excitatory"
+        if signs and all(np.all(w <= 0) for w in signs):
+            return "inhibitory"
+        return "either"
+
+    taus = {}
+    for k in syn:
+        if np.any(np.asarray(nodes[k].v_leak) != 0):
+            raise ValueError(f"v_leak of NIR synapse node {k!r} is non-zero: eventsim's synaptic currents decay to 0")
+        taus[k] = _uniform(k, "tau", nodes[k].tau) / s
+    kinds = {k: kind(k) for k in syn}
+    if len(syn) == 2:
+        exc = [k for k in syn if kinds[k] == "excitatory"]
+        inh = [k for k in syn if kinds[k] == "inhibitory"]
+        if len(exc) != 1 or len(inh) != 1:
+            raise ValueError(f"the two synapse nodes of NIR LIF node {name!r} must be one excitatory (weights >= 0) and one "
+                             f"inhibitory (weights <= 0), got {kinds}")
+        tau_s, tau_i = taus[exc[0]], taus[inh[0]]
+    else:
+        tau_s, tau_i = taus[syn[0]], None
+    v_th = _uniform(name, "v_threshold", node.v_threshold)
+    v_reset = 0.0 if node.v_reset is None else _uniform(name, "v_reset", node.v_reset)
+    params = LIFParams(tau_mem=_uniform(name, "tau", node.tau) / s, tau_syn=tau_s, tau_syn_inh=tau_i, v_th=v_th,
+                       v_reset=v_reset, v_leak=_uniform(name, "v_leak", node.v_leak))
+    net.add_population(name, n, params)
+    for k in syn:
+        r = np.broadcast_to(np.asarray(nodes[k].r, dtype=np.float64), (n,))
+        targets[k] = (name, r * r_mem * dt / taus[k])
 
 
 def read_nir(path, dt: Optional[float] = None) -> Network:
