@@ -30,12 +30,13 @@ comparing the bound's argument with exp((key - t)/tau_m) = E(key) g(t), E cached
 
 Ties at one time are processed as: input spikes, deliveries, threshold events; recordings of V and
 I at a requested time see the state after all events at that time (right-continuous).
-Each neuron's state is one 64-byte record ``st[j] = (V, I, t_last, t_ref_end, G_m, G_s, E, key of E)``
-(the last four: the delivery fast path's caches).
+Each neuron's state is one record ``st[j] = (V, I, t_last, t_ref_end, G_m, G_s, E, key of E, I_i, G_i)``
+(G_m to key of E: the delivery fast path's caches; I_i, G_i: the second current, below).
 
 Two synaptic currents (populations with ``NeuronTable.dual``): a negative weight is added to a
-second current I_i with its own time constant, kept with its fast-path cache in ``si[j] = (I_i,
-G_i)``; ``st[j, 1]`` is then the excitatory current. Everything above holds with I_e in place of I:
+second current I_i with its own time constant, kept with its fast-path cache in ``st[j, 8:10]``
+(in the neuron's own record, so a delivery touches one record); ``st[j, 1]`` is then the excitatory
+current. Everything above holds with I_e in place of I:
 I_i <= 0 only lowers V, so a bound computed from I_e alone is still a lower bound on the crossing,
 an inhibitory event still only delays it, and the exact search (``kernels.lif_dual``) handles the
 up to two extrema of V between events. Populations with one current run the code above unchanged.
@@ -50,8 +51,8 @@ from numba import njit, prange
 from .tables import ReadOuts, Recording, SpikeBuffers
 from .lif import (crossing_lower_bound, crossing_possible, free_evolve, interval_max, next_crossing, pop_consts,
                   psp_max)
-from .lif_dual import (crossing_possible_dual, free_evolve_dual, interval_integral_dual, interval_max_dual,
-                       next_crossing_dual)
+from .lif_dual import (DualConsts, crossing_possible_dual, crossing_search_dual, free_evolve_dual,
+                       interval_integral_dual, interval_max_dual)
 
 INF = np.inf
 EXACT_WINDOW = 1.0  # ms: a reached lower bound triggers an exact search only if the next bound is closer
@@ -294,14 +295,14 @@ def _bound_after(st, j, t, tau_m, tau_s, v_l, v_th, v_r, k, c, equal, f_max, cut
 
 # ------------------------------------------------------------------- two synaptic currents
 # A neuron of a ``dual`` population keeps its inhibitory current and that current's fast-path cache
-# in a second record ``si[j] = (I_i, G_i(t_last))``; ``st[j, 1]`` is its excitatory current. The
+# in ``st[j, 8]`` = I_i and ``st[j, 9]`` = G_i(t_last); ``st[j, 1]`` is its excitatory current. The
 # lower bounds above stay valid when they are given I_e alone: I_i <= 0 only lowers V.
 @njit(cache=True, inline="always")
-def _state_at_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi):
+def _state_at_dual(st, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi):
     """(V, I_e, I_i) of dual neuron j at time t >= st[j, 2] without changing the record."""
     V0 = st[j, 0]
     Ie0 = st[j, 1]
-    Ii0 = si[j, 0]
+    Ii0 = st[j, 8]
     t0 = st[j, 2]
     ref = st[j, 3]
     if t <= t0:
@@ -317,7 +318,7 @@ def _state_at_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi):
 
 
 @njit(cache=True)
-def _advance_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi, track,
+def _advance_dual(st, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi, track,
                   rd_vmax, rd_tmax, rd_vint, rd_imax):
     """``_advance`` for a neuron with two currents (``rd_imax``: the total current at the maximum)."""
     t0 = st[j, 2]
@@ -326,7 +327,7 @@ def _advance_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi, tr
     if track:
         V0 = st[j, 0]
         Ie0 = st[j, 1]
-        Ii0 = si[j, 0]
+        Ii0 = st[j, 8]
         dt = t - t0
         vm, sm = interval_max_dual(V0, Ie0, Ii0, dt, tm, ts, ti, vl)
         V1, Ie1, Ii1 = free_evolve_dual(V0, Ie0, Ii0, dt, tm, ts, ti, vl, ke, ce, eqe, ki, ci, eqi)
@@ -341,28 +342,28 @@ def _advance_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi, tr
                 rd_imax[j] = Iem + Iim
         rd_vint[j] += interval_integral_dual(V0, Ie0, Ii0, dt, V1, Ie1, Ii1, tm, ts, ti, vl)
     else:
-        V1, Ie1, Ii1 = _state_at_dual(st, si, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi)
+        V1, Ie1, Ii1 = _state_at_dual(st, j, t, tm, ts, ti, vl, vr, ke, ce, eqe, ki, ci, eqi)
     st[j, 0] = V1
     st[j, 1] = Ie1
-    si[j, 0] = Ii1
+    st[j, 8] = Ii1
     st[j, 2] = t
     st[j, 4] = np.nan  # the delivery fast path's cached G is for the old time
 
 
 @njit(cache=True, inline="always")
-def _advance_shared_dual(st, si, j, t, v_l, ke, ki, gm, gs, gi):
+def _advance_shared_dual(st, j, t, v_l, ke, ki, gm, gs, gi):
     """``_advance_shared`` for a neuron with two currents (``gi`` = g_i(t) of the inhibitory one)."""
     Gm = st[j, 4]
     if Gm != Gm or st[j, 3] > st[j, 2]:
         return False
     em = Gm * gm
     es = st[j, 5] * gs
-    ei = si[j, 1] * gi
+    ei = st[j, 9] * gi
     Ie0 = st[j, 1]
-    Ii0 = si[j, 0]
+    Ii0 = st[j, 8]
     st[j, 0] = v_l + (st[j, 0] - v_l) * em + Ie0 * ke * (em - es) + Ii0 * ki * (em - ei)
     st[j, 1] = Ie0 * es
-    si[j, 0] = Ii0 * ei
+    st[j, 8] = Ii0 * ei
     st[j, 2] = t
     return True
 
@@ -408,11 +409,11 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
         kp[p], cp[p], eqp[p] = pop_consts(tau_m_p[p], tau_s_p[p])
         kip[p], cip[p], eqip[p] = pop_consts(tau_m_p[p], tau_i_p[p])
 
-    # one 64-byte record per neuron: V, I, t_last, t_ref_end, then the delivery fast path's caches
-    # G_m(t_last), G_s(t_last) (NaN: invalid), E(e_for), e_for (see the module docstring)
-    st = np.full((N, 8), np.nan)
-    si = np.zeros((N, 2))  # dual populations: I_i and its G_i(t_last) (see above)
-    si[:, 1] = np.nan
+    # one record per neuron: V, I, t_last, t_ref_end, then the delivery fast path's caches
+    # G_m(t_last), G_s(t_last) (NaN: invalid), E(e_for), e_for (see the module docstring), then
+    # for dual populations I_i and its G_i(t_last)
+    st = np.full((N, 10), np.nan)
+    st[:, 8] = 0.0
     heap = np.empty(N, dtype=np.int32)
     hk = np.empty(N)
     pos = np.full(N, -1, dtype=np.int32)
@@ -479,7 +480,7 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
                     jn = rec_n[q]
                     pq = pop_of[jn]
                     if dual_p[pq]:
-                        V, Ie, Ii = _state_at_dual(st, si, jn, t_rc, tau_m_p[pq], tau_s_p[pq], tau_i_p[pq],
+                        V, Ie, Ii = _state_at_dual(st, jn, t_rc, tau_m_p[pq], tau_s_p[pq], tau_i_p[pq],
                                                    v_l_p[pq], v_r_p[pq], kp[pq], cp[pq], eqp[pq],
                                                    kip[pq], cip[pq], eqip[pq])
                         I = Ie + Ii
@@ -534,16 +535,16 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
                 gs = math.exp(-(t_now - t_base) / ts)
                 if dl:
                     gi = math.exp(-(t_now - t_base) / ti)
-                    if t_now > st[j, 2] and not _advance_shared_dual(st, si, j, t_now, vl, kp[p], kip[p], gm, gs, gi):
-                        _advance_dual(st, si, j, t_now, tm, ts, ti, vl, vr, kp[p], cp[p], eqp[p], kip[p], cip[p],
+                    if t_now > st[j, 2] and not _advance_shared_dual(st, j, t_now, vl, kp[p], kip[p], gm, gs, gi):
+                        _advance_dual(st, j, t_now, tm, ts, ti, vl, vr, kp[p], cp[p], eqp[p], kip[p], cip[p],
                                       eqip[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
-                    si[j, 1] = 1.0 / gi
+                    st[j, 9] = 1.0 / gi
                 elif t_now > st[j, 2] and not _advance_shared(st, j, t_now, vl, kp[p], gm, gs):
                     _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
                 st[j, 4] = 1.0 / gm
                 st[j, 5] = 1.0 / gs
             elif dl:
-                _advance_dual(st, si, j, t_now, tm, ts, ti, vl, vr, kp[p], cp[p], eqp[p], kip[p], cip[p], eqip[p],
+                _advance_dual(st, j, t_now, tm, ts, ti, vl, vr, kp[p], cp[p], eqp[p], kip[p], cip[p], eqip[p],
                               False, rd_vmax, rd_tmax, rd_vint, rd_imax)
             else:
                 _advance(st, j, t_now, tm, ts, vl, vr, kp[p], cp[p], eqp[p], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
@@ -552,7 +553,7 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
                 if n_sp < cap:
                     out_t[n_sp] = t_now
                     out_id[n_sp] = j
-                    out_I[n_sp] = st[j, 1] + si[j, 0] if dl else st[j, 1]
+                    out_I[n_sp] = st[j, 1] + st[j, 8] if dl else st[j, 1]
                 n_sp += 1
                 if n_sp > max_spikes:
                     return -1
@@ -581,7 +582,7 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
                     continue
                 if lb - t_now > EXACT_WINDOW:
                     # far away: defer, unless the neuron provably cannot cross at all (then drop it)
-                    if (crossing_possible_dual(st[j, 0], st[j, 1], si[j, 0], tm, ts, ti, vl, vt) if dl
+                    if (crossing_possible_dual(st[j, 0], st[j, 1], st[j, 8], tm, ts, ti, vl, vt) if dl
                             else crossing_possible(st[j, 0], st[j, 1], tm, ts, vl, vt)):
                         hsize = _nh_set(heap, hk, pos, key, hsize, j, lb)
                     else:
@@ -589,7 +590,8 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
                     continue
                 stats[1] += 1
                 if dl:
-                    s = next_crossing_dual(st[j, 0], st[j, 1], si[j, 0], tm, ts, ti, vl, vt, t_max - t_now, t_now)
+                    s = crossing_search_dual(st[j, 0], st[j, 1], st[j, 8], tm, ts, ti, vl, vt, t_max - t_now, t_now,
+                                             DualConsts(kp[p], cp[p], eqp[p], kip[p], cip[p], eqip[p], fmp[p]))
                 else:
                     s = next_crossing(st[j, 0], st[j, 1], tm, ts, vl, vt, t_max - t_now, t_now)
                 if s < INF:
@@ -622,7 +624,7 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
             ti = tau_i_p[pt]
             if not fast[pt]:
                 if dl:
-                    _advance_dual(st, si, jt, t_now, tm, ts, ti, vl, vr, kp[pt], cp[pt], eqp[pt], kip[pt], cip[pt],
+                    _advance_dual(st, jt, t_now, tm, ts, ti, vl, vr, kp[pt], cp[pt], eqp[pt], kip[pt], cip[pt],
                                   eqip[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
                 else:
                     _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], track_p[pt], rd_vmax, rd_tmax, rd_vint, rd_imax)
@@ -637,17 +639,17 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
                         Gi_now[pt] = 1.0 / gi_now[pt]
                     g_at[pt] = t_now
                 if dl:
-                    if t_now > st[jt, 2] and not _advance_shared_dual(st, si, jt, t_now, vl, kp[pt], kip[pt], gm_now[pt],
+                    if t_now > st[jt, 2] and not _advance_shared_dual(st, jt, t_now, vl, kp[pt], kip[pt], gm_now[pt],
                                                                       gs_now[pt], gi_now[pt]):
-                        _advance_dual(st, si, jt, t_now, tm, ts, ti, vl, vr, kp[pt], cp[pt], eqp[pt], kip[pt], cip[pt],
+                        _advance_dual(st, jt, t_now, tm, ts, ti, vl, vr, kp[pt], cp[pt], eqp[pt], kip[pt], cip[pt],
                                       eqip[pt], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
-                    si[jt, 1] = Gi_now[pt]
+                    st[jt, 9] = Gi_now[pt]
                 elif t_now > st[jt, 2] and not _advance_shared(st, jt, t_now, vl, kp[pt], gm_now[pt], gs_now[pt]):
                     _advance(st, jt, t_now, tm, ts, vl, vr, kp[pt], cp[pt], eqp[pt], False, rd_vmax, rd_tmax, rd_vint, rd_imax)
                 st[jt, 4] = Gm_now[pt]
                 st[jt, 5] = Gs_now[pt]
             if dl and wk < 0.0:
-                si[jt, 0] += wk
+                st[jt, 8] += wk
             else:
                 st[jt, 1] += wk
             vt = v_th_p[pt]
@@ -683,7 +685,7 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
                         hsize = _nh_set(heap, hk, pos, key, hsize, jt, lb if lb <= t_max else INF)
                     elif lb < key[jt] and lb <= t_max:
                         if st[jt, 3] <= t_now and not (
-                                crossing_possible_dual(st[jt, 0], st[jt, 1], si[jt, 0], tm, ts, ti, vl, vt) if dl
+                                crossing_possible_dual(st[jt, 0], st[jt, 1], st[jt, 8], tm, ts, ti, vl, vt) if dl
                                 else crossing_possible(st[jt, 0], st[jt, 1], tm, ts, vl, vt)):
                             # provably no crossing without further input: leave the heap instead
                             # of being popped and re-bounded later
@@ -703,7 +705,7 @@ def _run_sample(nt, syn, in_t, in_id, v_init, t_max, rec_t, rec_n, rec_V, rec_I,
     for j in range(N):
         p = pop_of[j]
         if track_p[p] and dual_p[p]:
-            _advance_dual(st, si, j, t_max, tau_m_p[p], tau_s_p[p], tau_i_p[p], v_l_p[p], v_r_p[p], kp[p], cp[p],
+            _advance_dual(st, j, t_max, tau_m_p[p], tau_s_p[p], tau_i_p[p], v_l_p[p], v_r_p[p], kp[p], cp[p],
                           eqp[p], kip[p], cip[p], eqip[p], True, rd_vmax, rd_tmax, rd_vint, rd_imax)
         elif track_p[p]:
             _advance(st, j, t_max, tau_m_p[p], tau_s_p[p], v_l_p[p], v_r_p[p], kp[p], cp[p], eqp[p],

@@ -32,6 +32,7 @@ exactly (z(1e25 T) == 0) the sign at the last s where z is nonzero in float64 is
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -53,6 +54,11 @@ def free_evolve_dual(V0, Ie0, Ii0, dt, tau_m, tau_e, tau_i, v_l, ke, ce, eqe, ki
     V = v_l + (V0 - v_l) * em + Ie0 * fe
     if Ii0 == 0.0:
         return V, Ie0 * ee, 0.0
+    if not eqi and ci <= 0.0 and (eqe or ce <= 0.0):
+        # tau_i < tau_m and decay_factors computed e_m = exp(-dt/tau_m) above: the same factor,
+        # one exponential fewer (bit-identical to calling decay_factors again)
+        x = math.expm1(ci * dt)
+        return V + Ii0 * (-ki * em * x), Ie0 * ee, Ii0 * (em * (1.0 + x))
     _, ei, fi = lif.decay_factors(dt, tau_m, tau_i, ki, ci, eqi)
     return V + Ii0 * fi, Ie0 * ee, Ii0 * ei
 
@@ -184,11 +190,37 @@ def _state(V0, Ie0, Ii0, s, tau_m, tau_e, tau_i, v_l):
     return free_evolve_dual(V0, Ie0, Ii0, s, tau_m, tau_e, tau_i, v_l, ke, ce, eqe, ki, ci, eqi)
 
 
+class DualConsts(NamedTuple):
+    """A two-current population's constants for the crossing search: ``lif.pop_consts`` of
+    (tau_m, tau_e) and of (tau_m, tau_i), and the peak PSP of unit excitatory weight (dimensionless)."""
+    ke: float
+    ce: float
+    eqe: bool
+    ki: float
+    ci: float
+    eqi: bool
+    fmax_e: float
+
+
 @njit(cache=True)
-def _refine_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, lo, hi, t0, V, Ie, Ii):
+def dual_consts(tau_m, tau_e, tau_i):
+    """``DualConsts`` of a population with time constants tau_m, tau_e, tau_i (ms)."""
+    ke, ce, eqe = lif.pop_consts(tau_m, tau_e)
+    ki, ci, eqi = lif.pop_consts(tau_m, tau_i)
+    return DualConsts(ke, ce, eqe, ki, ci, eqi, lif.psp_max(tau_m, tau_e))
+
+
+@njit(cache=True, inline="always")
+def _state_c(V0, Ie0, Ii0, s, tau_m, tau_e, tau_i, v_l, k):
+    """``_state`` with the population's constants ``k`` (DualConsts)."""
+    return free_evolve_dual(V0, Ie0, Ii0, s, tau_m, tau_e, tau_i, v_l, k.ke, k.ce, k.eqe, k.ki, k.ci, k.eqi)
+
+
+@njit(cache=True)
+def _refine_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, lo, hi, t0, V, Ie, Ii, k):
     """Root of V(s) = v_th in [lo, hi], V(lo) < v_th <= V(hi), V monotone: Halley from ``lo``, safeguarded.
 
-    (V, Ie, Ii) is the state at ``lo``. Returns s with V(s) >= v_th within a few ulp of the crossing.
+    (V, Ie, Ii) is the state at ``lo``; ``k`` the population's ``DualConsts``. Returns s with V(s) >= v_th within a few ulp of the crossing.
     """
     x = lo
     fx = V - v_th
@@ -209,7 +241,7 @@ def _refine_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, lo, hi, t0, V, Ie
             if xh > lo and xh < hi and abs(xh - x) <= 0.5 * last:
                 xn, halley = xh, True
         last = abs(xn - x) if halley else INF
-        V, Ie, Ii = _state(V0, Ie0, Ii0, xn, tau_m, tau_e, tau_i, v_l)
+        V, Ie, Ii = _state_c(V0, Ie0, Ii0, xn, tau_m, tau_e, tau_i, v_l, k)
         fn = V - v_th
         if fn >= 0.0:
             hi = xn
@@ -219,7 +251,7 @@ def _refine_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, lo, hi, t0, V, Ie
             # a short Halley step leaves an error ~step^3: probe just across xn to close the bracket
             xp = xn + tol if fn < 0.0 else xn - tol
             if xp > lo and xp < hi:
-                Vp, _, _ = _state(V0, Ie0, Ii0, xp, tau_m, tau_e, tau_i, v_l)
+                Vp, _, _ = _state_c(V0, Ie0, Ii0, xp, tau_m, tau_e, tau_i, v_l, k)
                 if Vp >= v_th:
                     hi = xp
                 else:
@@ -231,18 +263,18 @@ def _refine_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, lo, hi, t0, V, Ie
 
 
 @njit(cache=True, inline="always")
-def _lower_bound(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th):
+def _lower_bound(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, fmax_e):
     """Valid lower bound (ms) on the crossing time: the single-current bound for I = Ie0+ + Ii0+.
 
     I_e(s) + I_i(s) <= Ie0+ + Ii0+ and I_e0 f_e + I_i0 f_i <= (Ie0+ + Ii0+) max(psp_max) (over the
     currents with a positive part), so ``lif.crossing_lower_bound`` holds; for Ie0 >= 0 >= Ii0 this is
-    exactly the bound of the excitatory current alone.
+    exactly the bound of the excitatory current alone. ``fmax_e`` = ``lif.psp_max(tau_m, tau_e)``.
     """
     ip = 0.0
     fmax = 0.0
     if Ie0 > 0.0:
         ip += Ie0
-        fmax = lif.psp_max(tau_m, tau_e)
+        fmax = fmax_e
     if Ii0 > 0.0:
         ip += Ii0
         fmax = max(fmax, lif.psp_max(tau_m, tau_i))
@@ -261,13 +293,21 @@ def next_crossing_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, horizon, t0
     for Ie0 >= 0 >= Ii0 that is the excitatory current alone (inhibition only lowers V). ``t0`` is
     the absolute time of the state (ms, used only for the float64 tolerance).
     """
+    return crossing_search_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, horizon, t0,
+                                dual_consts(tau_m, tau_e, tau_i))
+
+
+@njit(cache=True)
+def crossing_search_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, horizon, t0, k):
+    """``next_crossing_dual`` with the population's constants ``k`` (``dual_consts``, computed once
+    per population by the caller instead of at every evaluation of V)."""
     if V0 >= v_th:
         return 0.0
     if horizon <= 0.0:
         return INF
     if Ii0 == 0.0:  # the single-current dynamics, bit for bit: its one-extremum search is cheaper
         return lif.next_crossing(V0, Ie0, tau_m, tau_e, v_l, v_th, horizon, t0)
-    lo = _lower_bound(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th)
+    lo = _lower_bound(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, k.fmax_e)
     if lo > horizon:
         return INF
     e1, e2 = _extrema(V0 - v_l, Ie0, Ii0, tau_m, tau_e, tau_i, horizon)
@@ -275,12 +315,12 @@ def next_crossing_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, horizon, t0
         b = e1 if j == 0 else (e2 if j == 1 else horizon)
         if b < 0.0 or b < lo:
             continue
-        Vb, _, _ = _state(V0, Ie0, Ii0, b, tau_m, tau_e, tau_i, v_l)
+        Vb, _, _ = _state_c(V0, Ie0, Ii0, b, tau_m, tau_e, tau_i, v_l, k)
         if Vb >= v_th:
-            V, Ie, Ii = _state(V0, Ie0, Ii0, lo, tau_m, tau_e, tau_i, v_l)
+            V, Ie, Ii = _state_c(V0, Ie0, Ii0, lo, tau_m, tau_e, tau_i, v_l, k)
             if V >= v_th:  # rounding at a bound or piece start that is already the crossing
                 return lo
-            return _refine_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, lo, b, t0, V, Ie, Ii)
+            return _refine_dual(V0, Ie0, Ii0, tau_m, tau_e, tau_i, v_l, v_th, lo, b, t0, V, Ie, Ii, k)
         lo = b
     return INF
 
