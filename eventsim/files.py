@@ -42,12 +42,6 @@ ValueError raised while reading into ``path: '<path>' is corrupt or incomplete: 
 reads and writes its own HDF5 group with them (``network``, ``spikes``, ``result``,
 ``connectome``, ...).
 
-**Checked reading.** ``read_dataset``, ``check_backed`` and the ``*_attr`` readers check a
-file's sizes and types before an array is read (see their docstrings); ``reading(path)`` turns a
-ValueError raised while reading into ``path: '<path>' is corrupt or incomplete: ...``. Each type
-reads and writes its own HDF5 group with them (``network``, ``spikes``, ``result``,
-``connectome``, ...).
-
 This module imports nothing else of eventsim but its version.
 """
 from __future__ import annotations
@@ -62,8 +56,6 @@ import stat
 import time
 from pathlib import Path
 from typing import Iterator, List, Optional, Union
-
-import numpy as np
 
 import numpy as np
 

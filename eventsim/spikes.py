@@ -116,6 +116,17 @@ class SpikeBatch:
         return cls(times, n_idx, offsets, ft.shape[1], sort=True)
 
     @classmethod
+    def from_events(cls, events, *, sensor_size=None, ordering=None, channel=None,
+                    n_neurons: Optional[int] = None) -> "SpikeBatch":
+        """Build from address events in the tonic convention: a structured array with fields
+        ``t`` (microseconds), ``x``, optionally ``y`` and ``p``, or a list of them (one sample
+        each); neuron ``p*W*H + y*W + x`` for ``sensor_size = (W, H, P)``, time ``t / 1000`` ms.
+        See ``eventsim.data.events.from_events`` for every argument."""
+        from .data.events import from_events
+        return from_events(events, sensor_size=sensor_size, ordering=ordering, channel=channel,
+                           n_neurons=n_neurons)
+
+    @classmethod
     def empty(cls, n_samples: int, n_neurons: int = 0) -> "SpikeBatch":
         """A batch of ``n_samples`` samples without spikes."""
         if int(n_samples) < 0:
@@ -170,6 +181,13 @@ class SpikeBatch:
     def to_lists(self) -> List[List[Tuple[float, int]]]:
         """Per-sample lists of ``(time, id)`` pairs."""
         return [list(zip(*(x.tolist() for x in self.sample(s)))) for s in range(self.n_samples)]
+
+    def to_events(self, *, sensor_size=None, dtype=None) -> list:
+        """The spikes as address events (tonic convention): one structured array per sample,
+        ``t`` in microseconds (rounded to the nearest us in an integer field). See
+        ``eventsim.data.events.to_events`` for every argument."""
+        from .data.events import to_events
+        return to_events(self, sensor_size=sensor_size, dtype=dtype)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SpikeBatch):
