@@ -34,6 +34,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .checks import nonnegative_number, positive_number
+
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
@@ -201,16 +203,6 @@ class Loss:
         raise NotImplementedError
 
 
-def _check_pos(name, v):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {v!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be positive and finite, got {v!r}")
-    return v
-
-
 @dataclass
 class FirstSpikeCE(Loss):
     """Cross-entropy on first-spike times with the Wunderlich & Pehle (2021) regulariser (exact).
@@ -253,10 +245,9 @@ class FirstSpikeCE(Loss):
     needs = "spiking"
 
     def __post_init__(self):
-        self.tau0 = _check_pos("tau0", self.tau0)
-        self.tau1 = _check_pos("tau1", self.tau1)
-        if not (isinstance(self.alpha, (int, float)) and math.isfinite(self.alpha) and self.alpha >= 0):
-            raise ValueError(f"alpha must be a finite number >= 0, got {self.alpha!r}")
+        self.tau0 = positive_number("tau0", self.tau0)
+        self.tau1 = positive_number("tau1", self.tau1)
+        nonnegative_number("alpha", self.alpha)
         if self.silent not in ("none", "phantom"):
             raise ValueError(f"silent must be 'none' or 'phantom', got {self.silent!r}")
 
@@ -392,15 +383,11 @@ class SpikeCountReg(Loss):
     uses_labels = False
 
     def __post_init__(self):
-        for name in ("target", "strength"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        nonnegative_number("target", self.target)
+        nonnegative_number("strength", self.strength)
         if self.strength_lower is None:
             self.strength_lower = self.strength
-        if not (isinstance(self.strength_lower, (int, float)) and math.isfinite(self.strength_lower)
-                and self.strength_lower >= 0):
-            raise ValueError(f"strength_lower must be a finite number >= 0, got {self.strength_lower!r}")
+        nonnegative_number("strength_lower", self.strength_lower)
 
     def value_and_parts(self, result, labels):
         c = result.counts(self.population).astype(float)
@@ -447,8 +434,7 @@ class SilentPeakReg(Loss):
     uses_labels = False
 
     def __post_init__(self):
-        if not (isinstance(self.strength, (int, float)) and math.isfinite(self.strength) and self.strength >= 0):
-            raise ValueError(f"strength must be a finite number >= 0, got {self.strength!r}")
+        nonnegative_number("strength", self.strength)
         if self.scope not in ("batch", "sample"):
             raise ValueError(f"scope must be 'batch' or 'sample', got {self.scope!r}")
 

@@ -25,6 +25,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..checks import nonnegative_int
 from ..spikes import SpikeBatch
 
 
@@ -145,8 +146,7 @@ def shift_image_spikes(batch: SpikeBatch, shape: Tuple[int, int], max_shift: int
     h, w = int(shape[0]), int(shape[1])
     if batch.n_neurons < h * w:
         raise ValueError(f"shape {shape!r} needs at least {h * w} input neurons, batch has {batch.n_neurons}")
-    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
-        raise ValueError(f"max_shift must be an integer >= 0, got {max_shift!r}")
+    max_shift = nonnegative_int("max_shift", max_shift)
     n = batch.n_samples
     d = rng.integers(-int(max_shift), int(max_shift) + 1, size=(n, 2))
     samp = np.repeat(np.arange(n), np.diff(batch.offsets))

@@ -20,6 +20,8 @@ from typing import Tuple
 
 import numpy as np
 
+from ..checks import nonnegative_int, positive_int, positive_number
+
 SPLITS = {"train": (5000, 42), "val": (1000, 41), "test": (1000, 40)}
 R_SMALL, R_BIG = 0.1, 0.5
 
@@ -45,14 +47,9 @@ def yin_yang(split: str = "train", size: int = None, seed: int = None,
     if split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
     n, s = SPLITS[split]
-    n = n if size is None else int(size)
-    s = s if seed is None else int(seed)
-    if n < 1:
-        raise ValueError(f"size must be >= 1, got {size!r}")
-    if s < 0:
-        raise ValueError(f"seed must be >= 0, got {seed!r}")
-    if not (math.isfinite(r_big) and r_big > 0):
-        raise ValueError(f"r_big must be positive and finite, got {r_big!r}")
+    n = n if size is None else positive_int("size", size)
+    s = s if seed is None else nonnegative_int("seed", seed)
+    r_big = positive_number("r_big", r_big)
     if not (0 < r_small < r_big / 2):
         raise ValueError(f"r_small must be in (0, r_big/2), got {r_small!r}")
     X, y = _generate(n, s, float(r_small), float(r_big))

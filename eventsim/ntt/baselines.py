@@ -25,6 +25,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from ..checks import positive_int
 from .core import _versions, check_inputs, check_keep_dense, layer_masks
 from .masks import check_density, random_mask
 from .result import NTTResult
@@ -89,8 +90,7 @@ def snip_scores(twin: Twin, init: Dict[str, np.ndarray], X, y: Optional[np.ndarr
     if X is None:
         raise ValueError("X must be given for SNIP (inputs to score the weights on)")
     Xa = check_inputs(twin, X, "X")
-    if isinstance(n_samples, bool) or int(n_samples) != n_samples or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    n_samples = positive_int("n_samples", n_samples)
     n = Xa.shape[0]
     rng = np.random.default_rng([seed, 3])
     idx = rng.choice(n, size=min(int(n_samples), n), replace=False)

@@ -32,15 +32,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..checks import positive_int
 from .masks import check_density, topk_mask
 from .result import NTTResult
 from .twins import DEFAULT_VARIANT, Twin, _check_seed, check_variant, torch_dtype
 
 
-def _check_positive_int(name: str, v, minimum: int = 1) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or int(v) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
 
 
 def _check_nonneg(name: str, v, positive: bool = False) -> float:
@@ -146,7 +143,7 @@ def balanced_lambdas(twin: Twin, X, density: float, *, seed: int = 0, batch_size
     variant NTT will use ('all' or 'active'), whose initial distance sets lambda_K.
     """
     d = check_density(density)
-    batch_size = _check_positive_int("batch_size", batch_size, 2)
+    batch_size = positive_int("batch_size", batch_size, 2)
     if batch_size % 2:
         raise ValueError(f"batch_size must be even (two halves for the NTK), got {batch_size!r}")
     ntk_ratio = _check_nonneg("ntk_ratio", ntk_ratio)
@@ -186,16 +183,16 @@ def run_ntt(twin: Twin, X, density: float, *, steps: int = 2000, batch_size: int
     seed, thread count and dtype.
     """
     d = check_density(density)
-    steps = _check_positive_int("steps", steps)
-    batch_size = _check_positive_int("batch_size", batch_size, 2)
+    steps = positive_int("steps", steps)
+    batch_size = positive_int("batch_size", batch_size, 2)
     if batch_size % 2:
         raise ValueError(f"batch_size must be even (two halves for the NTK), got {batch_size!r}")
     Xa = check_inputs(twin, X, "X", batch_size)
     lr = _check_nonneg("lr", lr, positive=True)
     lambda_k = _check_nonneg("lambda_k", lambda_k)
     lambda_2 = _check_nonneg("lambda_2", lambda_2)
-    mask_every = _check_positive_int("mask_every", mask_every)
-    eval_every = _check_positive_int("eval_every", eval_every)
+    mask_every = positive_int("mask_every", mask_every)
+    eval_every = positive_int("eval_every", eval_every)
     variant = check_variant(variant)
     seed = _check_seed(seed)
     td = torch_dtype(dtype)

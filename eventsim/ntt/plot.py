@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..checks import positive_int
 from ..files import atomic_savefig
 from .result import NTTResult
 
@@ -26,8 +27,7 @@ def plot_ntt(result: NTTResult, path: Optional[str] = None, smooth: int = 20):
 
     if not isinstance(result, NTTResult):
         raise ValueError(f"result must be an NTTResult, got {type(result).__name__}")
-    if isinstance(smooth, bool) or int(smooth) != smooth or smooth < 1:
-        raise ValueError(f"smooth must be a positive integer, got {smooth!r}")
+    smooth = positive_int("smooth", smooth)
     if path is not None:
         folder = os.path.dirname(os.path.abspath(str(path)))
         if not os.path.isdir(folder):

@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..checks import nonnegative_int
+
 from .masks import check_density  # noqa: F401  (re-export convenience)
 
 Params = Dict[str, Tensor]
@@ -144,9 +146,8 @@ class Twin:
 
 
 def _check_seed(seed) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    """``seed`` as an int >= 0 (``eventsim.checks.nonnegative_int``)."""
+    return nonnegative_int("seed", seed)
 
 
 def _check_sizes(sizes, name: str = "sizes") -> List[int]:
