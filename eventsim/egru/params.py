@@ -24,6 +24,8 @@ from typing import Dict, Optional, Union
 
 import numpy as np
 
+from ..checks import finite_number, positive_int
+
 SURROGATES = ("triangle", "sigmoid")
 SeedLike = Union[None, int, np.random.Generator]
 
@@ -39,9 +41,7 @@ def as_rng(seed: SeedLike) -> np.random.Generator:
 
 def check_size(name: str, value) -> int:
     """Return ``value`` as a positive int or raise ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return positive_int(name, value)
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -53,16 +53,6 @@ def check_dtype(dtype) -> np.dtype:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return dt
-
-
-def _number(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
 @dataclass(frozen=True)
@@ -79,7 +69,7 @@ class EGRUConfig:
 
     def __post_init__(self) -> None:
         for name in ("thr_mean", "gamma", "width", "trace_decay", "smooth_k", "weight_gain"):
-            object.__setattr__(self, name, _number(name, getattr(self, name)))
+            object.__setattr__(self, name, finite_number(name, getattr(self, name)))
         if not (0.0 < self.thr_mean < 1.0):
             raise ValueError(f"thr_mean must be in (0, 1), got {self.thr_mean!r}")
         if not self.gamma > 0:

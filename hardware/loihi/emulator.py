@@ -20,6 +20,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from eventsim.spikes import SpikeBatch
+from eventsim.checks import positive_int
 from eventsim.params import positive_ms
 
 from .model import LoihiNet
@@ -141,9 +142,7 @@ def steps_for(lnet: LoihiNet, n_steps: Optional[int], t_max: Optional[float]) ->
     if n_steps is None:
         t_max = positive_ms("t_max", t_max)
         n_steps = int(np.floor(t_max / lnet.dt + 0.5)) + 1
-    if int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    return int(n_steps)
+    return positive_int("n_steps", n_steps)
 
 
 # ---------------------------------------------------------------------------------- result

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from eventsim.checks import positive_int
 from eventsim.extras import require
 
 from .emulator import DiscreteResult, InputEvents, encode_inputs, lif_offsets, source_offsets, steps_for
@@ -271,8 +272,7 @@ def run_lava(net, inputs=None, n_steps: Optional[int] = None, *, t_max: Optional
         raise RuntimeError("backend='loihi2' needs Intel's lava-loihi extension (NcProcessModels and "
                            "lava.proc.embedded_io), which is not installed here (it is available to INRC members "
                            "only); use backend='cpu' (Loihi2SimCfg) or the bit-exact emulator")
-    if int(copies) != copies or copies < 1:
-        raise ValueError(f"copies must be a positive integer, got {copies!r}")
+    copies = positive_int("copies", copies)
     lnet = _as_lnet(net, dt, precision, quantize_kwargs)
     T = steps_for(lnet, n_steps, t_max)
     ev = inputs if isinstance(inputs, InputEvents) else encode_inputs(lnet, inputs, T)

@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from eventsim.checks import positive_int
 from eventsim.params import positive_ms
 
 # ------------------------------------------------------------------------- Lava / Loihi widths
@@ -212,8 +213,7 @@ class LoihiNet:
 
     def add_input(self, name: str, size: int) -> LoihiPopulation:
         self._check_name(name)
-        if int(size) != size or size < 1:
-            raise ValueError(f"size of {name!r} must be a positive integer, got {size!r}")
+        size = positive_int(f"size of {name!r}", size)
         p = LoihiPopulation(name, int(size), kind="input")
         self.populations[name] = p
         return p
@@ -222,8 +222,7 @@ class LoihiNet:
                 scale: float = 1.0, v_offset: float = 0.0) -> LoihiPopulation:
         """Add a LIF population with Lava-level parameters (validated against Loihi's widths)."""
         self._check_name(name)
-        if int(size) != size or size < 1:
-            raise ValueError(f"size of {name!r} must be a positive integer, got {size!r}")
+        size = positive_int(f"size of {name!r}", size)
         n = int(size)
         if self.fixed:
             du_i, dv_i, vth_i = (int(_int_array(k, x, ())) for k, x in (("du", du), ("dv", dv), ("vth", vth)))
