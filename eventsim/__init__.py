@@ -13,10 +13,10 @@ from .connectome import Connectome, load_connectome
 from .result import Result
 from .simulate import simulate
 from .io import load, load_network, load_spikes, save_spikes
-from . import optim, losses, eventprop, train, data
+from . import optim, losses, eventprop, train, data, connectivity, analysis
 from .egru import EGRU
 
 __all__ = [
     "LIFParams", "SpikeBatch", "Network", "Population", "Projection", "psp_peak", "Connectome",
-    "load_connectome", "Result", "simulate", "load", "load_network", "load_spikes", "save_spikes", "optim", "losses", "eventprop", "train", "data", "EGRU",
+    "load_connectome", "Result", "simulate", "load", "load_network", "load_spikes", "save_spikes", "optim", "losses", "eventprop", "train", "data", "connectivity", "analysis", "EGRU",
 ]

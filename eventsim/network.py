@@ -303,11 +303,29 @@ class Network:
         self._layout = None
         return pop
 
-    def connect(self, src: str, dst: str, weights, delays=None, mask=None) -> Projection:
-        """Connect ``src`` to ``dst``: weights as dense ``W[post, pre]``, scipy.sparse, or a Connectome.
+    def connect(self, src: str, dst: str, weights, delays=None, mask=None, *, weight=None, delay=None,
+                seed=None) -> Projection:
+        """Connect ``src`` to ``dst`` with given weights, or by a connection rule.
 
-        ``delays`` in ms: None (zero), a scalar, or per-synapse (dense array of W's shape, or sparse).
+        Given weights: ``weights`` is a dense ``W[post, pre]`` (every entry a synapse unless
+        ``mask``, bool of W's shape, selects some), a scipy.sparse matrix (its stored entries) or a
+        Connectome; ``delays`` in ms: None (zero), a scalar, or per synapse (a dense array of W's
+        shape, or sparse with W's pattern).
+
+        By a rule: ``weights`` is a rule of ``eventsim.connectivity`` (``AllToAll``, ``OneToOne``,
+        ``FixedProbability``, ``FixedInDegree``, ``FixedOutDegree``), ``weight`` (required,
+        dimensionless) and ``delay`` (ms, >= 0; default: none) are numbers or distributions
+        (``Constant``, ``Uniform``, ``Normal``, ``LogNormal``), and ``seed`` (an int >= 0 or a
+        ``numpy.random.Generator``) is required as soon as the rule or a distribution is random:
+        there is no default seed, so that two projections never share a random stream by accident.
+        ``delays`` and ``mask`` do not go with a rule, nor ``weight``, ``delay``, ``seed`` with
+        given weights.
+
+        Returns the new Projection. ValueError for an unknown population, a projection into an
+        input, a second projection between the same pair, a shape that does not match the
+        populations, or a bad weight or delay (named, with the value).
         """
+        from .connectivity import ConnectionRule, draw_synapses
         from .connectome import Connectome
 
         for role, name in (("src", src), ("dst", dst)):
@@ -318,20 +336,39 @@ class Network:
         if f"{src}->{dst}" in self.projections:
             raise ValueError(f"a projection {src}->{dst} already exists")
         n_pre, n_post = self.populations[src].size, self.populations[dst].size
-        if isinstance(weights, Connectome):
-            proj = weights.to_projection(src, dst, delays=delays)
+        if isinstance(weights, ConnectionRule):
+            for name, value in (("delays", delays), ("mask", mask)):
+                if value is not None:
+                    raise ValueError(f"{name} does not go with a connection rule: pass delay= (a number or a "
+                                     f"distribution) and let the rule choose the synapses; got {name}={value!r}")
+            if weight is None:
+                raise ValueError(f"weight is required with the connection rule {weights!r}: a number or a "
+                                 "distribution (eventsim.connectivity)")
+            syn = draw_synapses(weights, n_pre, n_post, weight=weight, delay=delay, seed=seed,
+                                same_population=src == dst)
+            proj = Projection._from_coo(src, dst, n_pre, n_post, syn.pre, syn.post, syn.weight, syn.delay)
         else:
-            try:
-                import scipy.sparse as sp
-                is_sparse = sp.issparse(weights)
-            except ImportError:  # pragma: no cover
-                is_sparse = False
-            if is_sparse:
-                if mask is not None:
-                    raise ValueError("mask cannot be combined with sparse weights (the sparsity is the mask)")
-                proj = Projection.from_sparse(src, dst, weights, delays)
+            for name, value in (("weight", weight), ("delay", delay), ("seed", seed)):
+                if value is not None:
+                    raise ValueError(f"{name}= goes with a connection rule (eventsim.connectivity) as the third "
+                                     f"argument; with given weights use delays= (got {name}={value!r})")
+            if weights is None:
+                raise ValueError(f"weights of {src}->{dst} are missing: pass W[post, pre], a sparse matrix, a "
+                                 "Connectome or a connection rule")
+            if isinstance(weights, Connectome):
+                proj = weights.to_projection(src, dst, delays=delays)
             else:
-                proj = Projection.from_dense(src, dst, weights, delays, mask)
+                try:
+                    import scipy.sparse as sp
+                    is_sparse = sp.issparse(weights)
+                except ImportError:  # pragma: no cover
+                    is_sparse = False
+                if is_sparse:
+                    if mask is not None:
+                        raise ValueError("mask cannot be combined with sparse weights (the sparsity is the mask)")
+                    proj = Projection.from_sparse(src, dst, weights, delays)
+                else:
+                    proj = Projection.from_dense(src, dst, weights, delays, mask)
         if (proj.n_pre, proj.n_post) != (n_pre, n_post):
             raise ValueError(f"weights for {src}->{dst} must have shape (n_post, n_pre)=({n_post}, {n_pre}), "
                              f"got ({proj.n_post}, {proj.n_pre})")
