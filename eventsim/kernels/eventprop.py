@@ -21,7 +21,8 @@ injections (so coincident spikes see each other's "+" values):
 - arrival at time t_a of synapse s (weight w, delay d) from a source spike at target m:
   ``dL/dw_s += a_I,m``;  the arrival-time derivative ``r_s = -w (a_V,m/tau_m - a_I,m/tau_s)``
   (plus ``dL/dVmax_m * Vdot-_m(t_a)`` if a max-voltage read-out m peaks exactly at t_a: a kink);
-  ``dL/dd_s += r_s``; if the source is a neuron spike k, ``acc_k += r_s``.
+  ``dL/dd_s += r_s``; if the source is a neuron spike k, ``acc_k += r_s``; if it is an input spike
+  k, ``dL/dt_k += r_s`` (the arrival time is t_k + d, so it moves with t_k as with d).
 - spike k of neuron n at t_k with current I_k:  ``a_V,n <- (Vdot+ a_V,n - acc_k - G_k)/Vdot- + kick_k``
   where ``tau_m Vdot- = I_k - (v_th - v_leak)``, ``tau_m Vdot+ = I_k - (v_reset - v_leak)``,
   G_k = direct dL/dt_k, kick_k = heuristic regulariser kick (0 for exact losses). a_I continuous.
@@ -121,8 +122,11 @@ def _back_to_inh(aV, aIi, tl, m, t, tau_m, tau_i, ki, ci, eqi, g):
 
 
 @njit(cache=True)
-def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id, nt, groups, syn, src, t_max, want_d, grad, dgrad):
-    """Adjoint pass of one sample; adds dL/dw (and dL/dd if ``want_d``) per global synapse to ``grad``/``dgrad``.
+def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id, nt, groups, syn, src, t_max, want_d, grad, dgrad,
+                    want_in, in_grad):
+    """Adjoint pass of one sample; adds dL/dw (and dL/dd if ``want_d``) per global synapse to ``grad``/``dgrad``,
+    and, if ``want_in``, dL/dt of each input spike (the sum of its arrivals' r_s) to ``in_grad`` (aligned
+    with ``in_t``).
 
     Spikes ``sp_t, sp_id, sp_I`` (time-sorted, with G and kick per spike), input spikes ``in_t, in_id``
     (global source ids). ``nt``: NeuronTable; ``groups``: DelayGroups of the fan-out CSR ``syn``
@@ -240,6 +244,8 @@ def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id, nt, groups, syn, sr
                     dgrad[kk] += r
             if q >= n_in:
                 acc[q - n_in] += r_sum
+            elif want_in:
+                in_grad[q] += r_sum
             if g > g_ptr[j]:
                 hs = _heap_push(hk, hq, hg, hs, ts + g_d[g - 1], q, g - 1)
         elif tk >= ti:
@@ -266,14 +272,17 @@ def backward_sample(sp_t, sp_id, sp_I, G, kick, in_t, in_id, nt, groups, syn, sr
 
 
 @njit(cache=True, parallel=True)
-def backward_batch(n_chunks, spikes, sp_I, inputs, nt, groups, syn, src, t_max, want_d, grad, dgrad):
+def backward_batch(n_chunks, spikes, sp_I, inputs, nt, groups, syn, src, t_max, want_d, grad, dgrad,
+                   want_in, in_grad):
     """Adjoint pass for all samples: samples are split into ``n_chunks`` contiguous chunks run in parallel.
 
     ``spikes``, ``inputs``: SpikeTrains (global ids, CSR over samples); ``sp_I``: current at each
     spike; ``src``: AdjointSources (per-spike fields aligned with ``spikes``, the others one row per
     sample). ``grad`` (and ``dgrad`` if ``want_d``, else shape (n_chunks, 0)) has shape
     (n_chunks, n_synapses): row c accumulates the gradients of the samples of chunk c (no races;
-    the caller sums the rows, so the result is deterministic for a given ``n_chunks``).
+    the caller sums the rows, so the result is deterministic for a given ``n_chunks``). ``in_grad``
+    (if ``want_in``, else shape (0,)) has one entry per input spike, aligned with ``inputs.times``:
+    dL/dt of that input spike (each sample writes only its own spikes).
     """
     B = spikes.offsets.size - 1
     for c in prange(n_chunks):
@@ -288,4 +297,4 @@ def backward_batch(n_chunks, spikes, sp_I, inputs, nt, groups, syn, src, t_max, 
                                   src.vmax_time[b], src.vmax[b], src.imax[b], src.phantom[b])
             backward_sample(spikes.times[s0:s1], spikes.ids[s0:s1], sp_I[s0:s1], src.spike_grad[s0:s1],
                             src.spike_kick[s0:s1], inputs.times[i0:i1], inputs.ids[i0:i1], nt, groups, syn,
-                            rows, t_max, want_d, grad[c], dgrad[c])
+                            rows, t_max, want_d, grad[c], dgrad[c], want_in, in_grad[i0:i1] if want_in else in_grad[0:0])
