@@ -5,9 +5,10 @@ Sub-commands (each imports what it needs only when it runs):
     eventsim simulate NET.h5 SPIKES.h5 --t-max MS --out RESULT.h5   exact simulation of a saved network
     eventsim info FILE                                               describe any file eventsim writes
     eventsim demo [--out DIR]                                        the end-to-end demo (``make demo``)
-    eventsim train yinyang|digits|egru-digits ...                    training recipes (eventsim.models)
+    eventsim train yinyang|digits|egru-digits|randman ...            training recipes (eventsim.models)
     eventsim ntt ...                                                 NTT sparse connectomes (torch extra)
     eventsim export --to lava|nir|netx NET.h5 / eventsim emulate ... Loihi path (eventsim.hardware)
+    eventsim sweep CONFIG.toml [--scheduler ADDRESS]                 a parameter sweep on Dask (dask extra)
 
 A sub-command whose optional dependency is missing is still listed; run, it says in one line which
 extra to install (``pip install "eventsim[torch]"`` and so on).
@@ -25,11 +26,13 @@ _OPTIONAL: List[Tuple[str, str, str, str, str]] = [
     ("ntt", "eventsim.ntt.cli", "add_arguments", "cli_ntt", "find a sparse connectome by Neural Tangent Transfer"),
     ("export", "eventsim.hardware.cli", "add_export_arguments", "cli_export", "export a network to lava|nir|netx"),
     ("emulate", "eventsim.hardware.cli", "add_emulate_arguments", "cli_emulate", "run a network on the Loihi emulator or Lava"),
+    ("sweep", "eventsim.distributed.cli", "add_arguments", "cli_sweep", "run a parameter sweep on a Dask cluster"),
 ]
 _RECIPES: List[Tuple[str, str, str, str]] = [
     ("yinyang", "eventsim.models.yinyang", "add_arguments", "cli_train"),
     ("digits", "eventsim.models.digits", "add_arguments", "cli_train"),
     ("egru-digits", "eventsim.models.egru_digits", "add_arguments", "cli_train_egru_digits"),
+    ("randman", "eventsim.models.randman", "add_arguments", "cli_train"),
 ]
 
 

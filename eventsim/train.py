@@ -295,8 +295,10 @@ class EventPropTask(TrainTask):
     def __init__(self, net: Network, inputs: SpikeBatch, labels: np.ndarray, losses: List, t_max: float, *,
                  augment=None, val: Optional[Tuple[SpikeBatch, np.ndarray]] = None, eval_batch_size: int = 1000,
                  restore_best: bool = False,
-                 best: Tuple[float, int, Optional[Dict[str, np.ndarray]]] = (-1.0, -1, None)):
+                 best: Tuple[float, int, Optional[Dict[str, np.ndarray]]] = (-1.0, -1, None),
+                 value_and_grad: Optional[Callable] = None):
         self.net, self.inputs, self.labels, self.losses, self.t_max = net, inputs, labels, losses, t_max
+        self.value_and_grad = value_and_grad  # None: eventsim.eventprop.value_and_grad
         self.augment, self.val, self.eval_batch_size = augment, val, eval_batch_size
         self.restore_best, self.best = restore_best, best
         self.params = net.parameters()
@@ -304,6 +306,7 @@ class EventPropTask(TrainTask):
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> BatchResult:
         from .eventprop import value_and_grad
 
+        value_and_grad = self.value_and_grad or value_and_grad
         batch = self.inputs.subset(idx)
         if self.augment is not None:
             batch = self.augment(batch, rng)
@@ -346,7 +349,7 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         callbacks: Union[None, Callback, Sequence[Callback]] = None,
         restore_best: bool = False, eval_batch_size: int = 1000,
         augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None,
-        allow_mismatch: bool = False) -> History:
+        allow_mismatch: bool = False, value_and_grad: Optional[Callable] = None) -> History:
     """Train ``net`` in place with exact EventProp gradients; returns the history.
 
     Args:
@@ -387,6 +390,10 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
             settings (``PROVENANCE_KEYS``); the differences are reported by a ``CheckpointWarning``
             and recorded in the new checkpoint (``resumed_with_mismatch``). Without it such a resume
             raises ValueError naming every differing field with both values.
+        value_and_grad: the function giving each mini-batch's loss and gradients, called as
+            ``value_and_grad(net, batch, labels, losses, t_max, return_result=True)`` (default
+            ``eventsim.eventprop.value_and_grad``; ``eventsim.distributed.fit`` passes one that runs
+            on a Dask cluster).
 
     Returns:
         history: dict of per-epoch lists ``loss``/``acc`` (running means over the epoch, while the
@@ -506,7 +513,8 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
             best = c["best"]
 
     task = EventPropTask(net, inputs, labels, losses, t_max, augment=augment, val=val,
-                         eval_batch_size=eval_batch_size, restore_best=restore_best, best=best)
+                         eval_batch_size=eval_batch_size, restore_best=restore_best, best=best,
+                         value_and_grad=value_and_grad)
 
     def write_checkpoint(epoch: int, hist: History) -> None:
         if ckpt is not None:
