@@ -26,6 +26,8 @@ SCRIPTS = [
     ("loihi_agreement.py", ["--trained"]),
     ("ntt_ann_digits.py", []),
     ("bench_gru_ntk.py", []),
+    ("randman_norse.py", []),
+    ("bench_distributed.py", []),
 ]
 
 

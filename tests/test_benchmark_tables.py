@@ -23,13 +23,16 @@ KEYS = {
                         "n_samples"),
     "nest_agreement": ("network", "reference", "neuron", "t_max_ms"),
     "brunel": ("simulator", "mode", "threads", "n_neurons", "n_synapses", "t_bio_ms", "seed"),
+    "distributed": ("part", "method", "workers", "batch", "hidden", "n_train"),
+    "randman_norse": ("simulator", "seed", "epochs", "samples_per_class", "hidden", "dt"),
 }
 #: key columns added to a study after rows were written: the value the older rows have (scripts read
 #: a missing column as this)
 KEY_DEFAULTS = {"cuba": {"model": "single"}}
 SCRIPTS = {"cuba": "cuba", "train_yinyang": "bench_train_yinyang", "egru": "bench_egru",
            "loihi_emulator": "bench_loihi_emulator", "loihi_agreement": "loihi_agreement",
-           "nest_agreement": "nest_agreement", "brunel": "brunel"}
+           "nest_agreement": "nest_agreement", "brunel": "brunel", "distributed": "bench_distributed",
+           "randman_norse": "randman_norse"}
 
 
 def _load(name: str):
@@ -200,6 +203,7 @@ def test_key_defaults_let_a_new_row_replace_an_old_row_without_the_column(rt, tm
 
 @pytest.mark.parametrize("script", ["cuba.py", "bench_train_yinyang.py", "bench_egru.py", "bench_loihi_emulator.py",
                                     "loihi_agreement.py", "nest_agreement.py", "brunel.py", "run_all.py",
+                                    "bench_distributed.py", "randman_norse.py",
                                     "peers/cuba_nest.py", "peers/cuba_brian2.py", "peers/nest_network.py",
                                     "peers/brunel_nest.py", "peers/jaxsnn_yinyang.py"])
 def test_every_script_shows_its_defaults(script):
