@@ -9,7 +9,16 @@ torch = pytest.importorskip("torch")
 from eventsim.egru import EGRUClassifier, EGRUConfig, EGRULayer  # noqa: E402
 from test_egru import CASES, _grads_external, random_layer, random_state  # noqa: E402
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _float64_default():
+    """float64 as torch's default inside this module only; the previous default comes back after each test."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
 
 class _Spike(torch.autograd.Function):
     @staticmethod
