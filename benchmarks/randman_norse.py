@@ -2,7 +2,9 @@
 
     python benchmarks/randman_norse.py [--seeds 0,1,2] [--epochs E] [--threads 2] [--dt 1.0] [--show]
 
-Both simulators train the same network on the same data:
+Both simulators train the same network on the same data (``eventsim`` and ``norse`` rows: no
+delays, weights only; an ``eventsim-delays`` row runs the recipe as it is, its input and recurrent
+delays drawn from [0, 5) ms and trained with the weights, which Norse's cells cannot express):
 
 - data: ``eventsim.models.randman.randman_splits(Settings(...))``: the same samples, split, labels;
   Norse receives each spike in the time bin ``floor(t / dt)`` of a dense (steps, batch, inputs) tensor;
@@ -75,21 +77,28 @@ class NorseNet:
         import torch
         from norse.torch import LICell, LIFParameters, LIFRecurrentCell, LIParameters
 
+        with_delays = [k for k, p in net.projections.items() if np.any(p.delay_array())]
+        if with_delays:
+            raise ValueError(f"NorseNet has no synaptic delays; the network has delays on {with_delays}")
         w_in = torch.tensor(net.projections["in->hidden"].to_dense(), dtype=torch.float32)
         rec = net.projections.get("hidden->hidden")
         w_rec = torch.tensor(rec.to_dense() if rec is not None else np.zeros((s.hidden, s.hidden)), dtype=torch.float32)
         w_out = torch.tensor(net.projections["hidden->out"].to_dense(), dtype=torch.float32)
-        p = LIFParameters(tau_syn_inv=torch.tensor(1.0 / s.tau_syn), tau_mem_inv=torch.tensor(1.0 / s.tau_mem),
-                          v_leak=torch.tensor(0.0), v_th=torch.tensor(1.0), v_reset=torch.tensor(0.0),
-                          method="super", alpha=torch.tensor(100.0))
+
+        def f32(v):
+            return torch.tensor(v, dtype=torch.float32)
+
+        p = LIFParameters(tau_syn_inv=f32(1.0 / s.tau_syn), tau_mem_inv=f32(1.0 / s.tau_mem),
+                          v_leak=f32(0.0), v_th=f32(1.0), v_reset=f32(0.0),
+                          method="super", alpha=f32(100.0))
         self.cell = LIFRecurrentCell(s.n_in, s.hidden, p=p, dt=dt, autapses=False,
                                      input_weights=torch.nn.Parameter(w_in),
                                      recurrent_weights=torch.nn.Parameter(w_rec))
-        self.linear = torch.nn.Linear(s.hidden, s.n_classes, bias=False)
+        self.linear = torch.nn.Linear(s.hidden, s.n_classes, bias=False, dtype=torch.float32)
         with torch.no_grad():
             self.linear.weight.copy_(w_out)
-        self.readout = LICell(p=LIParameters(tau_syn_inv=torch.tensor(1.0 / s.tau_syn),
-                                             tau_mem_inv=torch.tensor(1.0 / s.tau_mem)), dt=dt)
+        self.readout = LICell(p=LIParameters(tau_syn_inv=f32(1.0 / s.tau_syn),
+                                             tau_mem_inv=f32(1.0 / s.tau_mem)), dt=dt)
         self.modules = torch.nn.ModuleList([self.cell, self.linear, self.readout])
 
     def parameters(self):
@@ -208,7 +217,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dt", type=float, default=1.0, help="Norse time step (ms)")
     ap.add_argument("--lr-eventsim", type=float, default=d.lr, help="eventsim's Adam learning rate")
     ap.add_argument("--lr-norse", type=float, default=LR_NORSE, help="Norse's Adam learning rate")
-    ap.add_argument("--simulators", default="eventsim,norse", help="comma-separated: eventsim, norse")
+    ap.add_argument("--simulators", default="eventsim,eventsim-delays,norse",
+                    help="comma-separated: eventsim, eventsim-delays, norse")
     results_table.add_table_arguments(ap)
     args = ap.parse_args(argv)
     folder = Path(args.results)
@@ -216,16 +226,19 @@ def main(argv=None) -> int:
         print_table(results_table.read_rows(STUDY, folder))
         return 0
     sims = [x.strip() for x in args.simulators.split(",") if x.strip()]
-    bad = [x for x in sims if x not in ("eventsim", "norse")]
+    bad = [x for x in sims if x not in ("eventsim", "eventsim-delays", "norse")]
     if bad:
         ap.error(f"unknown --simulators {bad}")
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     for seed in [int(x) for x in args.seeds.split(",")]:
-        s = dataclasses.replace(d, seed=seed, epochs=args.epochs, samples_per_class=args.samples_per_class,
-                                hidden=args.hidden, lr=args.lr_eventsim)
+        s_delays = dataclasses.replace(d, seed=seed, epochs=args.epochs, samples_per_class=args.samples_per_class,
+                                       hidden=args.hidden, lr=args.lr_eventsim)
+        s = dataclasses.replace(s_delays, delay_max=0.0, learn_delays=False)
         for sim in sims:
             load0 = list(os.getloadavg())
-            if sim == "eventsim":
+            if sim == "eventsim-delays":
+                fig = train_eventsim(s_delays, threads=args.threads)
+            elif sim == "eventsim":
                 fig = train_eventsim(s, threads=args.threads)
             else:
                 fig = train_norse(s, rm.randman_splits(s), dt=args.dt, lr=args.lr_norse, threads=args.threads)

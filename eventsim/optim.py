@@ -17,6 +17,8 @@ e.g. ``lambda k: not k.endswith(".thr")`` to leave thresholds undecayed.
 
 SGD with optional momentum mu: ``u = mu u + g; p -= lr_k u``.
 The learning rate ``lr_k`` comes from a schedule (a float, or a callable of the step count).
+``lr_scale`` (a dict ``name -> factor``) multiplies it for the parameters it names, like a torch
+parameter group with its own learning rate (``eventsim.train.fit`` gives the delays theirs).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from .checks import in_interval, is_real, nonnegative_number, positive_number, s
 Params = Dict[str, np.ndarray]
 Schedule = Union[float, Callable[[int], float]]
 DecayMask = Union[Mapping[str, bool], Callable[[str], bool]]
+LrScale = Optional[Mapping[str, float]]
 
 _is_number = is_real
 
@@ -73,10 +76,22 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
     return total
 
 
-class Optimizer:
-    """Base class: holds the parameter dict, the step count and the learning-rate schedule."""
+def _check_lr_scale(params: Params, lr_scale: LrScale) -> Dict[str, float]:
+    if lr_scale is None:
+        return {}
+    if not isinstance(lr_scale, Mapping):
+        raise ValueError(f"lr_scale must be None or a dict name -> positive factor, got {type(lr_scale).__name__}")
+    unknown = [k for k in lr_scale if k not in params]
+    if unknown:
+        raise ValueError(f"lr_scale names parameters that do not exist: {unknown} (have {sorted(params)})")
+    return {k: positive_number(f"lr_scale[{k!r}]", v) for k, v in lr_scale.items()}
 
-    def __init__(self, params: Params, lr: Schedule):
+
+class Optimizer:
+    """Base class: holds the parameter dict, the step count, the learning-rate schedule and the
+    per-parameter learning-rate factors ``lr_scale`` (name -> positive factor; 1 for the others)."""
+
+    def __init__(self, params: Params, lr: Schedule, lr_scale: LrScale = None):
         _check_lr(lr)
         if not params:
             raise ValueError("params must be a non-empty dict of arrays")
@@ -85,11 +100,16 @@ class Optimizer:
                 raise ValueError(f"params[{k!r}] must be a floating-point ndarray, got {type(p).__name__}")
         self.params = params
         self.lr = lr
+        self.lr_scale = _check_lr_scale(params, lr_scale)
         self.step_count = 0
 
     def current_lr(self) -> float:
-        """Learning rate that the next ``step`` will use."""
+        """Learning rate that the next ``step`` will use (before ``lr_scale``)."""
         return float(self.lr(self.step_count) if callable(self.lr) else self.lr)
+
+    def _lr_of(self, name: str, lr: float) -> float:
+        f = self.lr_scale.get(name)
+        return lr if f is None else lr * f
 
     def _check_grads(self, grads: Mapping[str, np.ndarray]) -> None:
         for k, p in self.params.items():
@@ -115,8 +135,8 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (heavy-ball) momentum."""
 
-    def __init__(self, params: Params, lr: Schedule = 1e-2, momentum: float = 0.0):
-        super().__init__(params, lr)
+    def __init__(self, params: Params, lr: Schedule = 1e-2, momentum: float = 0.0, lr_scale: LrScale = None):
+        super().__init__(params, lr, lr_scale)
         self.momentum = in_interval("momentum", momentum, 0.0, 1.0, high_open=True)
         self.buf = {k: np.zeros_like(p) for k, p in params.items()}
 
@@ -124,12 +144,13 @@ class SGD(Optimizer):
         self._check_grads(grads)
         lr = self.current_lr()
         for k, p in self.params.items():
+            lr_k = self._lr_of(k, lr)
             if self.momentum > 0:
                 self.buf[k] *= self.momentum
                 self.buf[k] += grads[k]
-                p -= lr * self.buf[k]
+                p -= lr_k * self.buf[k]
             else:
-                p -= lr * grads[k]
+                p -= lr_k * grads[k]
         self.step_count += 1
 
     def state_dict(self) -> Dict[str, np.ndarray]:
@@ -174,8 +195,8 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params: Params, lr: Schedule = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, mask: Optional[DecayMask] = None):
-        super().__init__(params, lr)
+                 weight_decay: float = 0.0, mask: Optional[DecayMask] = None, lr_scale: LrScale = None):
+        super().__init__(params, lr, lr_scale)
         self.weight_decay = nonnegative_number("weight_decay", weight_decay)
         self.decayed = decay_mask(params, mask)
         self.masked = mask is not None
@@ -198,14 +219,15 @@ class Adam(Optimizer):
         c2 = 1.0 - self.b2 ** k_step
         for k, p in self.params.items():
             g = grads[k]
+            lr_k = self._lr_of(k, lr)
             if self.weight_decay and k in self.decayed:
-                p *= 1.0 - lr * self.weight_decay
+                p *= 1.0 - lr_k * self.weight_decay
             m, v = self.m[k], self.v[k]
             m *= self.b1
             m += (1.0 - self.b1) * g
             v *= self.b2
             v += (1.0 - self.b2) * g * g
-            p -= lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+            p -= lr_k * (m / c1) / (np.sqrt(v / c2) + self.eps)
         self.step_count = k_step
 
     def state_dict(self) -> Dict[str, np.ndarray]:
@@ -226,5 +248,5 @@ class AdamW(Adam):
     default); ``mask`` selects the decayed parameters as in ``Adam``."""
 
     def __init__(self, params: Params, lr: Schedule = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, mask: Optional[DecayMask] = None):
-        super().__init__(params, lr, betas, eps, weight_decay, mask)
+                 weight_decay: float = 1e-2, mask: Optional[DecayMask] = None, lr_scale: LrScale = None):
+        super().__init__(params, lr, betas, eps, weight_decay, mask, lr_scale)

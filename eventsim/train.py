@@ -138,6 +138,8 @@ def _optimizer_settings(opt: Optimizer, schedule: bool = True) -> Dict:
             d[k] = float(getattr(opt, k))
     if getattr(opt, "masked", False):
         d["decayed"] = sorted(opt.decayed)
+    if getattr(opt, "lr_scale", None):
+        d["lr_scale"] = dict(sorted(opt.lr_scale.items()))
     return _jsonable(d)
 
 
@@ -296,12 +298,26 @@ class EventPropTask(TrainTask):
                  augment=None, val: Optional[Tuple[SpikeBatch, np.ndarray]] = None, eval_batch_size: int = 1000,
                  restore_best: bool = False,
                  best: Tuple[float, int, Optional[Dict[str, np.ndarray]]] = (-1.0, -1, None),
-                 value_and_grad: Optional[Callable] = None):
+                 value_and_grad: Optional[Callable] = None, delays: Optional[Dict[str, np.ndarray]] = None):
         self.net, self.inputs, self.labels, self.losses, self.t_max = net, inputs, labels, losses, t_max
         self.value_and_grad = value_and_grad  # None: eventsim.eventprop.value_and_grad
         self.augment, self.val, self.eval_batch_size = augment, val, eval_batch_size
         self.restore_best, self.best = restore_best, best
-        self.params = net.parameters()
+        self.delays = dict(delays or {})  # "delay:src->dst" -> the trained delays (ms), updated by the optimiser
+        self.params = {**net.parameters(), **self.delays}
+        self.install_delays()
+
+    def install_delays(self) -> None:
+        """Clip the trained delays at 0 ms and give each projection a copy (a new array: the network
+        rebuilds its kernel layout, which is sorted by delay)."""
+        for k, d in self.delays.items():
+            np.maximum(d, 0.0, out=d)
+            proj = self.net.projections[k[len("delay:"):]]
+            if not np.array_equal(proj.delay_array(), d):
+                proj.delays = d.copy()
+
+    def after_step(self, step: int) -> None:
+        self.install_delays()
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator) -> BatchResult:
         from .eventprop import value_and_grad
@@ -313,7 +329,8 @@ class EventPropTask(TrainTask):
             if not isinstance(batch, SpikeBatch) or batch.n_samples != idx.size:
                 raise ValueError("augment must return a SpikeBatch with the same number of samples")
         y = self.labels[idx]
-        L, grads, res = value_and_grad(self.net, batch, y, self.losses, self.t_max, return_result=True)
+        kw = {"wants_delays": True} if self.delays else {}
+        L, grads, res = value_and_grad(self.net, batch, y, self.losses, self.t_max, return_result=True, **kw)
         return BatchResult(loss=L, grads=grads, correct=int(np.sum(self.losses[0].predict(res) == y)))
 
     def evaluate(self, epoch: int) -> Optional[Dict[str, float]]:
@@ -326,7 +343,13 @@ class EventPropTask(TrainTask):
         return {"val_loss": vl, "val_acc": va}
 
 
-def _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch) -> Optimizer:
+def delay_parameters(net: Network) -> Dict[str, np.ndarray]:
+    """``{"delay:src->dst": copy of the projection's delays (ms, float64, one per synapse)}`` for every
+    projection of ``net``: the delay entries of the parameter dict when ``fit`` learns delays."""
+    return {"delay:" + k: np.array(p.delay_array(), dtype=np.float64) for k, p in net.projections.items()}
+
+
+def _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch, lr_scale=None) -> Optimizer:
     if isinstance(optimizer, Optimizer):
         for k, p in params.items():
             if optimizer.params.get(k) is not p:
@@ -337,7 +360,9 @@ def _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch) -> Optimiz
     lr_f = positive_number("lr", lr)
     decay_f = in_interval("lr_decay", lr_decay, 0.0, 1.0, low_open=True)
     schedule = ExponentialDecay(lr_f, decay_f, every=steps_per_epoch)
-    return Adam(params, lr=schedule) if optimizer == "adam" else SGD(params, lr=schedule)
+    if optimizer == "adam":
+        return Adam(params, lr=schedule, lr_scale=lr_scale)
+    return SGD(params, lr=schedule, lr_scale=lr_scale)
 
 
 def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, *,
@@ -349,7 +374,8 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         callbacks: Union[None, Callback, Sequence[Callback]] = None,
         restore_best: bool = False, eval_batch_size: int = 1000,
         augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None,
-        allow_mismatch: bool = False, value_and_grad: Optional[Callable] = None) -> History:
+        allow_mismatch: bool = False, value_and_grad: Optional[Callable] = None,
+        learn_delays: bool = False, delay_lr: Optional[float] = None) -> History:
     """Train ``net`` in place with exact EventProp gradients; returns the history.
 
     Args:
@@ -394,6 +420,12 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
             ``value_and_grad(net, batch, labels, losses, t_max, return_result=True)`` (default
             ``eventsim.eventprop.value_and_grad``; ``eventsim.distributed.fit`` passes one that runs
             on a Dask cluster).
+        learn_delays: also train every projection's synaptic delays (ms) with their exact EventProp
+            gradients (``wants_delays``); after each step a delay below 0 is set to 0. The trained
+            delays are the projections' ``delays`` arrays (saved with the network and checkpoints).
+            Needs ``optimizer="adam"`` or ``"sgd"``.
+        delay_lr: learning rate of the delays (ms per step for Adam; default ``lr``), following the
+            same per-epoch decay (an ``lr_scale`` of ``delay_lr / lr`` in the optimiser).
 
     Returns:
         history: dict of per-epoch lists ``loss``/``acc`` (running means over the epoch, while the
@@ -440,13 +472,27 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         for c in callbacks:
             if not callable(c):
                 raise ValueError(f"callbacks must be callables, got {type(c).__name__}")
+    if not isinstance(learn_delays, (bool, np.bool_)):
+        raise ValueError(f"learn_delays must be True or False, got {learn_delays!r}")
+    learn_delays = bool(learn_delays)
+    if learn_delays and isinstance(optimizer, Optimizer):
+        raise ValueError("learn_delays needs optimizer='adam' or 'sgd' (fit builds the optimiser over the weights "
+                         f"and the delays), got an optimizer object ({type(optimizer).__name__})")
+    if delay_lr is not None and not learn_delays:
+        raise ValueError(f"delay_lr is set ({delay_lr!r}) but learn_delays is False")
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and not ckpt.parent.exists():
         raise ValueError(f"checkpoint: folder {str(ckpt.parent)!r} does not exist")
 
     steps_per_epoch = (n + batch_size - 1) // batch_size
     params = net.parameters()
-    opt = _make_optimizer(optimizer, params, lr, lr_decay, steps_per_epoch)
+    delays = delay_parameters(net) if learn_delays else {}
+    lr_scale = None
+    if learn_delays:
+        lr_f = positive_number("lr", lr)
+        d_lr = lr_f if delay_lr is None else positive_number("delay_lr", delay_lr)
+        lr_scale = {k: d_lr / lr_f for k in delays}
+    opt = _make_optimizer(optimizer, {**params, **delays}, lr, lr_decay, steps_per_epoch, lr_scale)
     rng = np.random.Generator(np.random.PCG64(int(seed)))
     history: History = {k: [] for k in HISTORY_KEYS}
     best: Tuple[float, int, Optional[Dict[str, np.ndarray]]] = (-1.0, -1, None)
@@ -458,7 +504,7 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
         "optimizer": _optimizer_settings(opt, schedule=not own), "lr": float(lr) if own else None,
         "lr_decay": float(lr_decay) if own else None,
         "grad_clip": float(grad_clip) if grad_clip is not None else None, "augment": _callable_name(augment),
-        "resumed_with_mismatch": []})
+        "learn_delays": learn_delays, "resumed_with_mismatch": []})
     start = 0
     if resume:
         if ckpt is None or not ckpt.exists():
@@ -468,6 +514,9 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
             raise ValueError(f"epochs is the total number of epochs; the checkpoint {str(ckpt)!r} has completed "
                              f"{c['epoch']} already, got epochs={epochs}")
         rec = c["config"]
+        if bool(rec.get("learn_delays", False)) != learn_delays:
+            raise ValueError(f"checkpoint {str(ckpt)!r} was made with learn_delays={bool(rec.get('learn_delays', False))}, "
+                             f"this run has learn_delays={learn_delays} (the optimiser states differ)")
         diffs = provenance_mismatches(rec, config)
         if diffs and not allow_mismatch:
             raise ValueError(
@@ -500,6 +549,9 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
                              f"resuming with {type(opt).__name__}")
         for k, w in cparams.items():
             params[k][...] = w
+        for k, d in delay_parameters(c["network"]).items():
+            if k in delays:
+                delays[k][...] = d
         opt.load_state_dict(c["optimizer_state"])
         if c["rng_state"] is not None:
             rng.bit_generator.state = c["rng_state"]
@@ -514,7 +566,7 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
 
     task = EventPropTask(net, inputs, labels, losses, t_max, augment=augment, val=val,
                          eval_batch_size=eval_batch_size, restore_best=restore_best, best=best,
-                         value_and_grad=value_and_grad)
+                         value_and_grad=value_and_grad, delays=delays)
 
     def write_checkpoint(epoch: int, hist: History) -> None:
         if ckpt is not None:
@@ -527,7 +579,8 @@ def fit(net: Network, inputs: SpikeBatch, labels, loss: LossSpec, t_max: float, 
     best = task.best
     if restore_best and best[2] is not None:
         for k, v in best[2].items():
-            params[k][...] = v
+            task.params[k][...] = v
+        task.install_delays()
         history["best_epoch"] = [float(best[1])]
     return history
 

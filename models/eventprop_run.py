@@ -28,7 +28,8 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
         log: Optional[Callable[[str], None]] = None, title: str = "", raster_populations: Sequence[str] = ("hidden",),
         metrics: Optional[Dict[str, Any]] = None, select: str = "best",
         augment: Optional[Callable[[SpikeBatch, np.random.Generator], SpikeBatch]] = None,
-        allow_mismatch: bool = False) -> Dict[str, Any]:
+        allow_mismatch: bool = False, learn_delays: bool = False,
+        delay_lr: Optional[float] = None) -> Dict[str, Any]:
     """Train ``net`` in place on ``splits = (train, val, test)`` and return the metrics.
 
     ``optimizer``/``lr``/``lr_decay``: as ``eventsim.train.fit``. ``log``: ``print``-like, one line per
@@ -38,7 +39,7 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
     validation accuracy is recorded either way). ``augment``: as ``eventsim.train.fit`` (training
     mini-batches only). ``resume``/``allow_mismatch``: as ``eventsim.train.fit`` (the checkpoint is
     ``out_dir/checkpoint.h5``; a checkpoint made with other data or settings is refused unless
-    ``allow_mismatch``).
+    ``allow_mismatch``). ``learn_delays``/``delay_lr``: as ``eventsim.train.fit``.
     """
     if select not in ("best", "last"):
         raise ValueError(f"select must be 'best' or 'last', got {select!r}")
@@ -59,7 +60,8 @@ def run(name: str, net: es.Network, splits: Tuple[Split, Split, Split], loss, t_
     hist = es.train.fit(net, tr, y, loss, t_max, optimizer=optimizer, epochs=epochs, batch_size=batch_size, lr=lr,
                         lr_decay=lr_decay, seed=seed, val=(va, yv), progress=progress, restore_best=select == "best",
                         callbacks=[_log], checkpoint=(out / "checkpoint.h5") if out else None, resume=resume,
-                        augment=augment, allow_mismatch=allow_mismatch)
+                        augment=augment, allow_mismatch=allow_mismatch, learn_delays=learn_delays,
+                        delay_lr=delay_lr if learn_delays else None)
     wall = time.perf_counter() - t0
     test_loss, test_acc = es.train.evaluate(net, te, yt, loss, t_max)
     n_ep = len(hist["loss"])

@@ -12,18 +12,17 @@ Recipe (defaults of ``Settings``):
   stratified; or one file, divided 80/10/10); spikes after ``t_max`` are dropped;
 - network: ``n_in`` inputs -> ``hidden`` = 64 LIF (tau_mem 20 ms, tau_syn 5 ms, threshold 1,
   reset 0), all-to-all recurrent within the hidden layer (no self-connections) -> ``n_classes``
-  non-spiking leaky integrators (same time constants, v_th = inf), no delays; weights drawn from
+  non-spiking leaky integrators (same time constants, v_th = inf); weights drawn from
   normal distributions scaled by the PSP peak ``p`` of a unit weight (``eventsim.psp_peak``):
   input N(``w_in[0]``/p/n_in, ``w_in[1]``/p/sqrt(n_in)), recurrent N(0, ``w_rec``/p/sqrt(hidden)),
-  read-out N(0, ``w_out``/p/sqrt(hidden));
+  read-out N(0, ``w_out``/p/sqrt(hidden)); the input and recurrent synapses have delays drawn
+  uniformly from [0, ``delay_max``) ms (0: no delays), the read-out synapses none;
 - loss: ``MaxVoltageCE`` (cross-entropy of the read-outs' maximum voltage over [0, ``t_max``]);
   the class is the read-out with the largest maximum (``Network.readout = "max"``);
 - optimiser: Adam, lr ``lr`` x ``lr_decay`` per epoch, batch ``batch_size``, ``epochs`` epochs;
-  the best-validation epoch's weights are kept; the test set is evaluated once at the end.
-
-Delays are not learned: ``eventsim.train.fit`` trains the weights (``Network.parameters()``) only,
-while the delay gradients are available from ``eventsim.eventprop.value_and_grad(...,
-wants_delays=True)`` for a loop of one's own.
+  with ``learn_delays`` every delay is trained too, with its exact EventProp gradient and the
+  learning rate ``delay_lr`` (ms per step, same decay; ``eventsim.train.fit(learn_delays=True)``);
+  the best-validation epoch's weights and delays are kept; the test set is evaluated once at the end.
 
 ``train(Settings(...), out_dir)`` runs it and writes, as the other recipes, ``randman_net.h5``,
 ``checkpoint.h5`` (every epoch), ``randman_curves.png``, ``randman_raster.png`` and
@@ -74,6 +73,9 @@ class Settings:
         w_in: (mean, spread) of the input weights, in units of threshold / PSP peak (see the module docstring).
         w_rec: spread of the recurrent weights (same units; 0: no recurrent projection).
         w_out: spread of the read-out weights (same units).
+        delay_max: initial delays of the input and recurrent synapses uniform in [0, delay_max) ms.
+        learn_delays: train the delays as well as the weights.
+        delay_lr: Adam learning rate of the delays (ms per step).
         epochs, batch_size, lr, lr_decay: Adam training (lr x lr_decay per epoch).
         seed: initial weights and shuffling.
         data_seed: the Randman generator and the split.
@@ -92,6 +94,9 @@ class Settings:
     w_in: Tuple[float, float] = (2.0, 2.0)
     w_rec: float = 0.5
     w_out: float = 1.0
+    delay_max: float = 5.0
+    learn_delays: bool = True
+    delay_lr: float = 0.1
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-2
@@ -102,9 +107,12 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("n_classes", "n_in", "samples_per_class", "dim_manifold", "hidden", "epochs", "batch_size"):
             positive_int(name, getattr(self, name))
-        for name in ("alpha", "duration", "t_max", "tau_mem", "tau_syn", "lr", "w_out"):
+        for name in ("alpha", "duration", "t_max", "tau_mem", "tau_syn", "lr", "w_out", "delay_lr"):
             positive_number(name, getattr(self, name))
         nonnegative_number("w_rec", self.w_rec)
+        nonnegative_number("delay_max", self.delay_max)
+        if not isinstance(self.learn_delays, bool):
+            raise ValueError(f"learn_delays must be True or False, got {self.learn_delays!r}")
         nonnegative_int("seed", self.seed)
         nonnegative_int("data_seed", self.data_seed)
         if not (isinstance(self.w_in, tuple) and len(self.w_in) == 2):
@@ -121,7 +129,8 @@ Split = Tuple[SpikeBatch, np.ndarray]
 
 
 def build(s: Settings) -> es.Network:
-    """The untrained ``n_in``-``hidden``(recurrent)-``n_classes`` network (weights drawn from ``s.seed``)."""
+    """The untrained ``n_in``-``hidden``(recurrent)-``n_classes`` network (weights, then delays,
+    drawn from ``s.seed``)."""
     p = es.LIFParams(tau_mem=s.tau_mem, tau_syn=s.tau_syn)
     ro = es.LIFParams.readout(tau_mem=s.tau_mem, tau_syn=s.tau_syn)
     peak = es.psp_peak(s.tau_mem, s.tau_syn)
@@ -136,6 +145,11 @@ def build(s: Settings) -> es.Network:
         w_rec = rng.normal(0.0, s.w_rec / (peak * math.sqrt(s.hidden)), (s.hidden, s.hidden))
         net.connect("hidden", "hidden", w_rec, mask=~np.eye(s.hidden, dtype=bool))
     net.connect("hidden", "out", rng.normal(0.0, s.w_out / (peak * math.sqrt(s.hidden)), (s.n_classes, s.hidden)))
+    if s.delay_max > 0:
+        for name in ("in->hidden", "hidden->hidden"):
+            if name in net.projections:
+                proj = net.projections[name]
+                proj.delays = rng.uniform(0.0, s.delay_max, proj.n_synapses)
     return net
 
 
@@ -219,7 +233,8 @@ def train(s: Settings = Settings(), out_dir: Optional[str] = None, *, data: str 
     settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(s).items()}
     return run("randman", net, splits, loss(), s.t_max, epochs=s.epochs, seed=s.seed, batch_size=s.batch_size,
                lr=s.lr, lr_decay=s.lr_decay, out_dir=out_dir, progress=progress, resume=resume,
-               allow_mismatch=allow_mismatch, log=log, select=SELECT,
+               allow_mismatch=allow_mismatch, log=log, select=SELECT, learn_delays=s.learn_delays,
+               delay_lr=s.delay_lr,
                title=f"{name} {s.n_in}-{s.hidden}(rec)-{s.n_classes}, EventProp (seed {s.seed})",
                raster_populations=("hidden",),
                metrics={"data": data, "settings": settings,
@@ -247,6 +262,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
     p.add_argument("--lr-decay", type=float, default=d.lr_decay, help="learning-rate factor per epoch")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per mini-batch")
+    p.add_argument("--delay-max", type=float, default=d.delay_max,
+                   help="initial input and recurrent delays uniform in [0, DELAY_MAX) ms (0: none)")
+    p.add_argument("--fixed-delays", action="store_true", help="train the weights only, not the delays")
+    p.add_argument("--delay-lr", type=float, default=d.delay_lr, help="Adam learning rate of the delays (ms per step)")
     p.add_argument("--out", default="results/randman", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.h5")
     p.add_argument("--allow-mismatch", action="store_true",
@@ -258,7 +277,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """The ``Settings`` of the command line (``--quick`` sets the small run's sizes unless given)."""
     base = dict(QUICK) if args.quick else {}
     kw = dict(seed=args.seed, data_seed=args.data_seed, hidden=args.hidden, n_in=args.n_in,
-              n_classes=args.n_classes, lr=args.lr, lr_decay=args.lr_decay, batch_size=args.batch_size)
+              n_classes=args.n_classes, lr=args.lr, lr_decay=args.lr_decay, batch_size=args.batch_size,
+              delay_max=args.delay_max, learn_delays=not args.fixed_delays, delay_lr=args.delay_lr)
     for k, v in (("epochs", args.epochs), ("samples_per_class", args.samples_per_class), ("t_max", args.t_max)):
         if v is not None:
             kw[k] = v

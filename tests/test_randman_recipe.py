@@ -31,6 +31,12 @@ def test_quick_run_learns_above_chance_and_writes_its_files(tmp_path, capsys):
     assert [p.size for p in net.populations.values()] == [s.n_in, s.hidden, s.n_classes]
     assert "hidden->hidden" in net.projections
     assert not np.any(np.diag(net.projections["hidden->hidden"].to_dense()))  # no self-connections
+    # the delays were trained: they moved from the initial draw, stayed >= 0, the read-out has none to start
+    init = rm.build(s)
+    for k in ("in->hidden", "hidden->hidden"):
+        d0, d = init.projections[k].delay_array(), net.projections[k].delay_array()
+        assert d0.max() > 0.5 * s.delay_max and d.min() >= 0.0 and np.mean(d != d0) > 0.5
+    assert not np.any(init.projections["hidden->out"].delay_array())
     # the saved network scores the reported test accuracy on the test split (recomputed here)
     _, _, (te, yt) = rm.randman_splits(s)
     assert es.train.accuracy(net, te, yt, rm.loss(), s.t_max) == pytest.approx(m["test_acc"], abs=1e-12)
@@ -99,6 +105,12 @@ def test_data_argument_is_checked():
             rm.parse_data(bad)
     with pytest.raises(ValueError, match="lr_decay"):
         rm.Settings(lr_decay=1.5)
+    with pytest.raises(ValueError, match="delay_max"):
+        rm.Settings(delay_max=-1.0)
+    with pytest.raises(ValueError, match="learn_delays"):
+        rm.Settings(learn_delays=1)
+    fixed = rm.build(rm.Settings(delay_max=0.0))
+    assert all(not np.any(p.delay_array()) for p in fixed.projections.values())
 
 
 # ---- the Norse side of the benchmark --------------------------------------------------------------
@@ -118,7 +130,7 @@ def test_norse_side_sees_the_same_samples_and_starts_from_the_same_network():
     torch = pytest.importorskip("torch")
     pytest.importorskip("norse")
     rn = _bench()
-    s = rm.Settings(samples_per_class=20, n_classes=3, n_in=8, hidden=12)
+    s = rm.Settings(samples_per_class=20, n_classes=3, n_in=8, hidden=12, delay_max=0.0, learn_delays=False)
     splits = rm.randman_splits(s)
     for dt in (1.0, 0.5):
         for b, _ in splits:
@@ -129,6 +141,8 @@ def test_norse_side_sees_the_same_samples_and_starts_from_the_same_network():
                 for t, i in zip(*b.sample(k)):
                     want[int(t // dt), int(i)] += 1
                 assert np.array_equal(x[:, k], want)
+    with pytest.raises(ValueError, match="delays"):
+        rn.NorseNet(rm.build(rm.Settings(samples_per_class=20, n_classes=3, n_in=8, hidden=12)), s, 1.0)
     net = rm.build(s)
     model = rn.NorseNet(net, s, 0.05)
     assert np.array_equal(model.cell.input_weights.detach().numpy(),
@@ -149,7 +163,8 @@ def test_norse_training_runs_on_the_split_and_reports_its_figures():
     pytest.importorskip("torch")
     pytest.importorskip("norse")
     rn = _bench()
-    s = rm.Settings(samples_per_class=20, n_classes=3, n_in=8, hidden=12, epochs=2, batch_size=16)
+    s = rm.Settings(samples_per_class=20, n_classes=3, n_in=8, hidden=12, epochs=2, batch_size=16, delay_max=0.0,
+                    learn_delays=False)
     splits = rm.randman_splits(s)
     fig = rn.train_norse(s, splits, dt=1.0, lr=2e-3, threads=1)
     assert len(fig["epoch_s"]) == 2 and fig["train_samples_per_s"] > 0
