@@ -96,12 +96,13 @@ def _back_to(aV, aI, tl, m, t, tau_m, tau_s, k, c, equal, g):
     """Propagate neuron m's adjoint back from tl[m] to t <= tl[m] (source g = dL/dQ)."""
     dt = tl[m] - t
     if dt > 0.0:
-        em, es, f = decay_factors(dt, tau_m, tau_s, k, c, equal)
         aV0 = aV[m]
         if g != 0.0:
+            em, es, f = decay_factors(dt, tau_m, tau_s, k, c, equal)
             aV[m] = g * tau_m + (aV0 - g * tau_m) * em
             aI[m] = g * tau_s + (aI[m] - g * tau_s) * es + (aV0 - g * tau_m) * f
-        else:
+        elif aV0 != 0.0 or aI[m] != 0.0:  # an adjoint that is still exactly zero stays zero
+            em, es, f = decay_factors(dt, tau_m, tau_s, k, c, equal)
             aV[m] = aV0 * em
             aI[m] = aI[m] * es + aV0 * f
         tl[m] = t
@@ -113,11 +114,12 @@ def _back_to_inh(aV, aIi, tl, m, t, tau_m, tau_i, ki, ci, eqi, g):
     before ``_back_to`` (which moves a_V and tl[m]): a_Ii follows the same equation as a_I, with tau_i."""
     dt = tl[m] - t
     if dt > 0.0:
-        _, ei, fi = decay_factors(dt, tau_m, tau_i, ki, ci, eqi)
         aV0 = aV[m]
         if g != 0.0:
+            _, ei, fi = decay_factors(dt, tau_m, tau_i, ki, ci, eqi)
             aIi[m] = g * tau_i + (aIi[m] - g * tau_i) * ei + (aV0 - g * tau_m) * fi
-        else:
+        elif aV0 != 0.0 or aIi[m] != 0.0:
+            _, ei, fi = decay_factors(dt, tau_m, tau_i, ki, ci, eqi)
             aIi[m] = aIi[m] * ei + aV0 * fi
 
 
