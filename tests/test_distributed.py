@@ -193,6 +193,27 @@ def test_sweep_rows_once_resume_and_cli(client, tmp_path):
     assert table.read_text() == before
 
 
+RANDMAN_TINY = dict(samples_per_class=10, n_classes=3, n_in=6, hidden=8, epochs=1, batch_size=10)
+
+
+def test_sweep_of_the_randman_recipe_with_and_without_delay_learning(client, tmp_path):
+    from eventsim.distributed.recipes import randman
+
+    table = tmp_path / "rm.jsonl"
+    cfg = _write_config(tmp_path / "rm.toml", table, "randman", RANDMAN_TINY, {"learn_delays": [True, False]})
+    s = ed.run_sweep(ed.load_sweep_config(cfg), client=client, progress=False)
+    assert len(s.written) == 2 and not s.failed
+    rows = {r["learn_delays"]: r for r in read_table(table)}
+    for learn in (True, False):
+        with quiet():
+            here = randman(learn_delays=learn, **RANDMAN_TINY)
+        for k in ("test_acc", "test_loss", "best_val_acc", "best_epoch", "train_acc_last"):
+            assert rows[learn][k] == here[k], (learn, k)
+    assert rows[True]["test_loss"] != rows[False]["test_loss"]  # the delays were trained in one of them
+    with pytest.raises(ValueError, match="unknown settings"):
+        randman(hidden_size=8)
+
+
 def dies_once(seed: int, marker: str) -> dict:
     """A recipe whose run with seed 1 kills its own worker process the first time it runs."""
     if seed == 1 and not os.path.exists(marker):

@@ -15,6 +15,7 @@ from typing import Callable, Dict, Optional, Union
 #: registered recipe names -> "module:function"
 RECIPES: Dict[str, str] = {
     "yinyang": "eventsim.distributed.recipes:yinyang",
+    "randman": "eventsim.distributed.recipes:randman",
 }
 
 Recipe = Union[str, Callable[..., Dict]]
@@ -89,3 +90,29 @@ def yinyang(seed: int = 0, epochs: int = 10, hidden: Optional[int] = None, lr: O
     return {"train_loss": hist["loss"][-1], "train_acc": hist["acc"][-1], "val_loss": hist["val_loss"][-1],
             "val_acc": hist["val_acc"][-1], "best_val_acc": max(hist["val_acc"]), "test_loss": test_loss,
             "test_acc": test_acc, "train_s": train_s}
+
+
+def randman(data: str = "randman", **settings) -> Dict:
+    """One training of the Randman recipe (``eventsim.models.randman``: a recurrent LIF network with
+    learned delays, max-voltage read-outs, the best-validation epoch's weights and delays kept).
+
+    Settings: any field of ``eventsim.models.randman.Settings`` (``seed``, ``epochs``, ``hidden``,
+    ``lr``, ``delay_max``, ``learn_delays``, ``delay_lr``, ``samples_per_class``, ...; a two-element
+    list for ``w_in``), and ``data`` (``"randman"`` or ``"shd:PATH"``, a path on the workers).
+    Unknown settings raise ValueError naming them. Figures: ``test_acc``, ``test_loss``,
+    ``best_val_acc``, ``best_epoch``, ``train_acc_last``, ``train_samples_per_s``, ``train_s``
+    (training wall time, s).
+    """
+    import dataclasses
+
+    from ..models import randman as rm
+
+    fields = {f.name for f in dataclasses.fields(rm.Settings)}
+    unknown = sorted(k for k in settings if k not in fields)
+    if unknown:
+        raise ValueError(f"randman: unknown settings {unknown} (have {sorted(fields)} and 'data')")
+    if "w_in" in settings:
+        settings["w_in"] = tuple(settings["w_in"])
+    m = rm.train(rm.Settings(**settings), None, data=data, progress=False)
+    keep = ("test_acc", "test_loss", "best_val_acc", "best_epoch", "train_acc_last", "train_samples_per_s")
+    return {**{k: m[k] for k in keep}, "train_s": m["wall_s"]}
