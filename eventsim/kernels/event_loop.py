@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit, prange
 
 from .tables import ReadOuts, Recording, SpikeBuffers
-from .lif import (crossing_lower_bound, crossing_possible, dvdt, extremum_time, free_evolve, next_crossing,
+from .lif import (crossing_lower_bound, crossing_possible, free_evolve, interval_max_state, next_crossing,
                   pop_consts, psp_max)
 from .lif_dual import (DualConsts, crossing_possible_dual, crossing_search_dual, free_evolve_dual,
                        interval_integral_dual, interval_max_dual)
@@ -236,15 +236,7 @@ def _advance(st, j, t, tau_m, tau_s, v_l, v_r, k, c, equal, track, rd_vmax, rd_t
         V0 = st[j, 0]
         I0 = st[j, 1]
         dt = t - t0
-        V1, I1 = free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
-        # the maximum over (t0, t]: the end, or V's one extremum if V rises at t0 and falls at t
-        vm, im, sm = V1, I1, dt
-        if dvdt(V0, I0, tau_m, v_l) > 0.0 and dvdt(V1, I1, tau_m, v_l) < 0.0:
-            s_ext = extremum_time(V0, I0, tau_m, tau_s, v_l, k, c, equal)
-            if s_ext > 0.0 and s_ext < dt:
-                Ve, Ie = free_evolve(V0, I0, s_ext, tau_m, tau_s, v_l, k, c, equal)
-                if Ve > vm:
-                    vm, im, sm = Ve, Ie, s_ext
+        vm, im, sm, V1, I1 = interval_max_state(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
         if vm > rd_vmax[j]:
             rd_vmax[j] = vm
             rd_tmax[j] = t if sm == dt else t0 + sm

@@ -260,17 +260,30 @@ def crossing_possible(V0, I0, tau_m, tau_s, v_l, v_th):
     return Ve >= v_th
 
 
+@njit(cache=True, inline="always")
+def interval_max_state(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal):
+    """Maximum of V over the open-closed interval (0, dt] and the state at its end:
+    (V_max, I at the maximum, s_max in (0, dt], V(dt), I(dt)).
+
+    V has at most one extremum: the maximum is the end, or that extremum if V rises at 0 and falls
+    at dt (only then is the extremum, a ``log1p``, computed).
+    """
+    V1, I1 = free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
+    vm, im, sm = V1, I1, dt
+    if dvdt(V0, I0, tau_m, v_l) > 0.0 and dvdt(V1, I1, tau_m, v_l) < 0.0:
+        s_ext = extremum_time(V0, I0, tau_m, tau_s, v_l, k, c, equal)
+        if s_ext > 0.0 and s_ext < dt:
+            Ve, Ie = free_evolve(V0, I0, s_ext, tau_m, tau_s, v_l, k, c, equal)
+            if Ve > vm:
+                vm, im, sm = Ve, Ie, s_ext
+    return vm, im, sm, V1, I1
+
+
 @njit(cache=True)
 def interval_max(V0, I0, dt, tau_m, tau_s, v_l):
     """(V_max, s_max) of V over the open-closed interval (0, dt]; s_max in (0, dt]."""
     k, c, equal = pop_consts(tau_m, tau_s)
-    Vend, _ = free_evolve(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
-    best, sbest = Vend, dt
-    s_ext = extremum_time(V0, I0, tau_m, tau_s, v_l, k, c, equal)
-    if s_ext > 0.0 and s_ext < dt:
-        Ve, _ = free_evolve(V0, I0, s_ext, tau_m, tau_s, v_l, k, c, equal)
-        if Ve > best:
-            best, sbest = Ve, s_ext
-    return best, sbest
+    vm, _, sm, _, _ = interval_max_state(V0, I0, dt, tau_m, tau_s, v_l, k, c, equal)
+    return vm, sm
 
 
